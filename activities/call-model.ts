@@ -1,0 +1,151 @@
+import { Context, log } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import OpenAI from 'openai';
+import { modelCalls, modelLatency } from '../runtime/metrics.js';
+import type { ChatMessage, ModelAnswer } from '../workflows/types.js';
+import type { ActivityDeps } from './deps.js';
+import { buildPrompt } from './prompt.js';
+
+export interface CallModelInput {
+  /** "<providerId>/<modelId>" */
+  model: string;
+  systemPrompt?: string;
+  history: ChatMessage[];
+  userText: string;
+  context?: string;
+  /** a later model in the chain can take over: give up on a silent model at once instead of retrying it */
+  hasFallback?: boolean;
+}
+
+/**
+ * One streamed chat completion against an OpenAI-compatible server (Ollama, vLLM, …). The `openai`
+ * package's own retries are off: Temporal's retry policy owns them. Heartbeats every second, so a
+ * worker that dies mid-call is noticed within the heartbeat timeout and the call runs again elsewhere.
+ */
+export const makeCallModel = ({ catalog }: Pick<ActivityDeps, 'catalog'>) =>
+  async function callModel(input: CallModelInput): Promise<ModelAnswer> {
+    const resolved = await catalog.resolveModel(input.model);
+    if (!resolved) throw ApplicationFailure.nonRetryable(`model "${input.model}" is not configured`, 'UnknownModel');
+    const { provider, model } = resolved;
+    const prompt = buildPrompt({ ...input, contextWindow: model.contextWindow, maxTokens: model.maxTokens });
+
+    const ctx = Context.current();
+    const abort = new AbortController();
+    const onCancel = () => abort.abort(new CallAborted('cancelled'));
+    ctx.cancellationSignal.addEventListener('abort', onCancel);
+    const beat = setInterval(() => ctx.heartbeat(), 1000);
+    const total = setTimeout(() => abort.abort(new CallAborted('timeout', `no complete answer within ${model.timeoutMs} ms`)), model.timeoutMs);
+    let firstToken: NodeJS.Timeout | undefined = setTimeout(
+      () => abort.abort(new CallAborted('firstToken', `no first token within ${model.firstTokenTimeoutMs} ms`)),
+      model.firstTokenTimeoutMs,
+    );
+
+    const started = Date.now();
+    let firstTokenMs: number | undefined;
+    let content = '';
+    let reasoning = '';
+    let usage: ModelAnswer['usage'];
+    try {
+      const client = new OpenAI({ baseURL: provider.baseUrl, apiKey: provider.apiKey || 'none', maxRetries: 0, timeout: model.timeoutMs + 1000 });
+      const stream = await client.chat.completions.create(
+        { model: model.id, messages: prompt.messages, stream: true, max_tokens: model.maxTokens, stream_options: { include_usage: true } },
+        { signal: abort.signal },
+      );
+      for await (const chunk of stream) {
+        const delta = chunk.choices[0]?.delta as { content?: string | null; reasoning_content?: string; reasoning?: string } | undefined;
+        const piece = delta?.content ?? '';
+        const thought = delta?.reasoning_content ?? delta?.reasoning ?? '';
+        if ((piece || thought) && firstToken) {
+          clearTimeout(firstToken);
+          firstToken = undefined;
+          firstTokenMs = Date.now() - started;
+        }
+        content += piece;
+        reasoning += thought;
+        if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
+        ctx.heartbeat();
+      }
+    } catch (err) {
+      modelCalls.inc({ model: input.model, outcome: 'error' });
+      throw classify(err, abort.signal.reason, input);
+    } finally {
+      clearInterval(beat);
+      clearTimeout(total);
+      if (firstToken) clearTimeout(firstToken);
+      ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    }
+
+    const { text, thinking } = splitThinking(content);
+    if (!text) {
+      modelCalls.inc({ model: input.model, outcome: 'empty' });
+      throw ApplicationFailure.retryable(`model ${input.model} returned an empty answer`, 'EmptyAnswer');
+    }
+    const latencyMs = Date.now() - started;
+    modelCalls.inc({ model: input.model, outcome: 'ok' });
+    modelLatency.observe({ model: input.model }, latencyMs / 1000);
+    const allReasoning = [reasoning, thinking].filter(Boolean).join('\n');
+    return {
+      text,
+      model: input.model,
+      usage,
+      promptTokens: prompt.promptTokens,
+      droppedHistory: prompt.droppedHistory,
+      latencyMs,
+      firstTokenMs,
+      // kept for the trace only, never sent to the chat
+      reasoning: allReasoning ? allReasoning.slice(0, 4000) : undefined,
+    };
+  };
+
+class CallAborted extends Error {
+  constructor(
+    readonly kind: 'cancelled' | 'timeout' | 'firstToken',
+    message: string = kind,
+  ) {
+    super(message);
+  }
+}
+
+/** Qwen3 and other reasoning models may emit <think>…</think> in the content: it never reaches the user. */
+export function splitThinking(content: string): { text: string; thinking: string } {
+  const thoughts: string[] = [];
+  const text = content.replace(/<think>([\s\S]*?)(<\/think>|$)/g, (_m, t: string) => {
+    thoughts.push(t.trim());
+    return '';
+  });
+  return { text: text.trim(), thinking: thoughts.filter(Boolean).join('\n') };
+}
+
+/** Maps a failed call onto Temporal's retry semantics: what cannot succeed on retry is non-retryable. */
+function classify(err: unknown, abortReason: unknown, input: CallModelInput): Error {
+  if (abortReason instanceof CallAborted) {
+    if (abortReason.kind === 'cancelled') return new CancelledFailure('model call cancelled');
+    if (abortReason.kind === 'firstToken' && input.hasFallback) {
+      return ApplicationFailure.nonRetryable(`${input.model}: ${abortReason.message}`, 'FirstTokenTimeout');
+    }
+    return ApplicationFailure.retryable(`${input.model}: ${abortReason.message}`, 'ModelTimeout');
+  }
+  if (err instanceof OpenAI.APIError && err.status) {
+    const msg = `${input.model}: HTTP ${err.status}: ${err.message}`;
+    const code = String((err as { code?: unknown }).code ?? '');
+    if (err.status === 429) {
+      const after = Number(err.headers?.get('retry-after'));
+      return ApplicationFailure.create({
+        message: msg,
+        type: 'RateLimited',
+        nextRetryDelay: Number.isFinite(after) && after > 0 ? after * 1000 : undefined,
+      });
+    }
+    if (err.status === 400 && (code === 'context_length_exceeded' || /context length|maximum context/i.test(err.message))) {
+      return ApplicationFailure.nonRetryable(msg, 'ContextLengthExceeded');
+    }
+    if (code === 'content_filter' || /content (policy|filter)/i.test(err.message)) return ApplicationFailure.nonRetryable(msg, 'ContentPolicy');
+    if (err.status === 401 || err.status === 403) return ApplicationFailure.nonRetryable(msg, 'Unauthorized');
+    if (err.status === 404) return ApplicationFailure.nonRetryable(msg, 'ModelNotFound');
+    if (err.status === 400 || err.status === 422) return ApplicationFailure.nonRetryable(msg, 'InvalidRequest');
+    return ApplicationFailure.retryable(msg, 'ModelUnavailable');
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  log.warn('model call failed', { model: input.model, error: message });
+  return ApplicationFailure.retryable(`${input.model}: ${message}`, 'ModelUnavailable');
+}

@@ -1,0 +1,25 @@
+import { makeAudit } from './audit.js';
+import { makeCallModel } from './call-model.js';
+import type { ActivityDeps } from './deps.js';
+import { makeLoadSession } from './load-session.js';
+import { makeMatchRule } from './match-rule.js';
+import { makeReply } from './reply.js';
+import { makeRetrieve } from './retrieve.js';
+import { makeSaveSession } from './save-session.js';
+import { makeVerify } from './verify.js';
+
+/** Every activity the `message` workflow runs, bound to the worker's dependencies. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    verify: makeVerify(deps),
+    loadSession: makeLoadSession(deps),
+    matchRule: makeMatchRule(deps),
+    retrieve: makeRetrieve(),
+    callModel: makeCallModel(deps),
+    reply: makeReply(deps),
+    saveSession: makeSaveSession(deps),
+    audit: makeAudit(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

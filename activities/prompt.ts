@@ -1,0 +1,70 @@
+import type { ChatMessage } from '../workflows/types.js';
+
+const CJK = /[\u2E80-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\uFF00-\uFFEF\u3000-\u303F]/gu;
+
+/**
+ * A deliberately pessimistic token estimate: one token per CJK character, one per three other
+ * characters (real tokenizers average ~4 for English). Over-counting trims a little more history;
+ * under-counting would cause a context-length error.
+ */
+export function estimateTokens(text: string): number {
+  const cjk = text.match(CJK)?.length ?? 0;
+  return cjk + Math.ceil((text.length - cjk) / 3);
+}
+
+const PER_MESSAGE = 4; // role and separators
+const MARGIN = 64; // chat template overhead
+
+export interface PromptInput {
+  systemPrompt?: string;
+  context?: string;
+  history: ChatMessage[];
+  userText: string;
+  contextWindow: number;
+  maxTokens: number;
+}
+
+export interface Prompt {
+  messages: ChatMessage[];
+  promptTokens: number;
+  droppedHistory: number;
+}
+
+/**
+ * system (+ retrieved context) → as much recent history as fits → the user's message, so that
+ * prompt + maxTokens ≤ contextWindow. Oldest turns go first; history is dropped whole turns from the front.
+ */
+export function buildPrompt(p: PromptInput): Prompt {
+  const budget = p.contextWindow - p.maxTokens - MARGIN;
+  const system = [p.systemPrompt, p.context ? `Reference material:\n${p.context}` : ''].filter(Boolean).join('\n\n');
+  const head: ChatMessage[] = system ? [{ role: 'system', content: clip(system, budget / 2) }] : [];
+  const cost = (m: ChatMessage) => estimateTokens(m.content) + PER_MESSAGE;
+  let used = head.reduce((n, m) => n + cost(m), 0);
+  const user: ChatMessage = { role: 'user', content: clip(p.userText, budget - used - PER_MESSAGE) };
+  used += cost(user);
+
+  const kept: ChatMessage[] = [];
+  for (let i = p.history.length - 1; i >= 0; i--) {
+    const m = p.history[i]!;
+    if (used + cost(m) > budget) break;
+    used += cost(m);
+    kept.unshift(m);
+  }
+  // a conversation should not open with a dangling assistant turn
+  while (kept[0]?.role === 'assistant') used -= cost(kept.shift()!);
+  return { messages: [...head, ...kept, user], promptTokens: used, droppedHistory: p.history.length - kept.length };
+}
+
+/** Cuts text to about `tokens` tokens, saying so, rather than letting the model server reject it. */
+function clip(text: string, tokens: number): string {
+  if (estimateTokens(text) <= tokens) return text;
+  const note = '\n[…truncated]';
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (estimateTokens(text.slice(0, mid) + note) <= tokens) lo = mid;
+    else hi = mid - 1;
+  }
+  return text.slice(0, lo) + note;
+}

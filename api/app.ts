@@ -1,0 +1,50 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Client } from '@temporalio/client';
+import express from 'express';
+import type { Catalog } from '../runtime/catalog.js';
+import type { Db } from '../runtime/db.js';
+import type { KeyValueStore } from '../runtime/kv.js';
+import { requireAdmin } from './auth.js';
+import { healthRouter } from './health.js';
+import { errorHandler, HttpError } from './http-errors.js';
+import { runsRouter } from './runs.js';
+import { sandboxRouter } from './sandbox.js';
+
+export interface ApiDeps {
+  client: Client;
+  db: Db;
+  kv: KeyValueStore;
+  catalog: Catalog;
+  adminToken: string;
+}
+
+/** Bodies larger than this are refused with 413 before anything is parsed. */
+export const MAX_BODY = '256kb';
+
+const studioDist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'studio', 'dist');
+
+export function createApp(deps: ApiDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(healthRouter(deps));
+
+  const api = express.Router();
+  api.use(requireAdmin(deps.adminToken));
+  api.use(express.json({ limit: MAX_BODY }));
+  api.use(sandboxRouter(deps));
+  api.use(runsRouter(deps));
+  api.use((req) => {
+    throw new HttpError(404, `no such API route: ${req.method} ${req.path}`);
+  });
+  app.use('/api', api);
+
+  // The console and studio (built by `npm run build:studio`, which `npm start` runs when needed).
+  if (fs.existsSync(studioDist)) {
+    app.use(express.static(studioDist, { index: 'index.html', maxAge: '1h' }));
+    app.get(/^\/(?!api\/|webhooks\/).*/, (_req, res) => res.sendFile(path.join(studioDist, 'index.html')));
+  }
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,95 @@
+import crypto from 'node:crypto';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Catalog } from '../runtime/catalog.js';
+import { modelRef } from '../runtime/config.js';
+import type { Db } from '../runtime/db.js';
+import type { MessageResult } from '../workflows/types.js';
+import { ingestMessage } from './ingest.js';
+import { HttpError, parseBody } from './http-errors.js';
+import { readRun } from './runs.js';
+
+const MAX_TEXT = 16_000;
+const id = (max: number) => z.string().min(1).max(max).regex(/^[^\s:]+$/, 'no spaces or ":"');
+
+export const sandboxRequest = z
+  .strictObject({
+    channelId: id(64).optional(),
+    channelType: z.enum(['dingtalk', 'feishu', 'wecom', 'sandbox']).optional(),
+    payload: z.record(z.string(), z.unknown()).optional(),
+    text: z.string().min(1).max(MAX_TEXT).optional(),
+    senderId: id(128).optional(),
+    conversationId: id(256).optional(),
+    /** re-sending the same id is how a platform re-delivery looks: it must not run twice */
+    messageId: id(256).optional(),
+    chatType: z.enum(['direct', 'group']).optional(),
+    mentioned: z.boolean().optional(),
+    model: modelRef.optional(),
+    pipelineId: z.string().min(1).max(64).optional(),
+    /** how long to wait for the answer before returning 202 with the run id */
+    waitMs: z.number().int().min(0).max(600_000).optional(),
+  })
+  .refine((b) => b.text !== undefined || b.payload !== undefined, { message: 'give "text" or "payload"', path: ['text'] });
+
+/**
+ * POST /api/sandbox/messages: one message through the same conversation and message workflows as a
+ * real one, marked dry-run so nothing is sent to a platform; answers with the reply and the trace.
+ */
+export function sandboxRouter(deps: { client: Client; db: Db; catalog: Catalog }): Router {
+  const router = Router();
+  router.post('/sandbox/messages', async (req, res) => {
+    const body = parseBody(sandboxRequest, req);
+    if (body.payload) {
+      throw new HttpError(400, `payload: parsing platform payloads (${body.channelType ?? 'unknown type'}) is not available yet; send "text"`);
+    }
+    const channelId = body.channelId ?? 'sandbox';
+    const channel = await deps.catalog.channel(channelId);
+    if (!channel) throw new HttpError(404, `channelId: no channel "${channelId}"`);
+    if (body.model && !(await deps.catalog.resolveModel(body.model))) throw new HttpError(400, `model: "${body.model}" is not configured`);
+
+    const senderId = body.senderId ?? 'sandbox-user';
+    const { workflowId } = await ingestMessage(deps.client, {
+      channelId,
+      channelType: channel.type,
+      platformMessageId: body.messageId ?? crypto.randomUUID(),
+      conversationId: body.conversationId ?? `sandbox-${senderId}`,
+      chatType: body.chatType ?? 'direct',
+      senderId,
+      text: body.text!,
+      mentioned: body.mentioned ?? true,
+      receivedAt: Date.now(),
+      dryRun: true,
+      model: body.model,
+      pipelineId: body.pipelineId,
+    });
+
+    const outcome = await waitForRun(deps.client, workflowId, body.waitMs ?? 120_000);
+    if (outcome === 'timeout') {
+      res.status(202).json({ workflowId, status: 'running', reply: null, trace: [] });
+      return;
+    }
+    const run = outcome ?? (await readRun(deps.client, deps.db, workflowId));
+    res.json({ workflowId, status: run?.status ?? 'failed', reply: run?.reply ?? null, trace: run?.trace ?? [] });
+  });
+  return router;
+}
+
+/** The run's result; undefined if it failed (its trace is then read from Postgres); 'timeout' if still running. */
+async function waitForRun(client: Client, workflowId: string, waitMs: number): Promise<MessageResult | undefined | 'timeout'> {
+  const deadline = Date.now() + waitMs;
+  // The child starts when the conversation gets to this message: until then it does not exist.
+  while (Date.now() < deadline) {
+    try {
+      return await Promise.race([
+        client.workflow.getHandle(workflowId).result() as Promise<MessageResult>,
+        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Math.max(0, deadline - Date.now())).unref()),
+      ]);
+    } catch (err) {
+      if (err instanceof WorkflowFailedError) return undefined;
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return 'timeout';
+}

@@ -1,0 +1,161 @@
+import type { Db } from './db.js';
+import { inTransaction } from './db.js';
+import {
+  channelSchema,
+  splitModelRef,
+  type ChannelConfig,
+  type ImflowConfig,
+  type ModelConfig,
+  type ProviderConfig,
+} from './config.js';
+import type { SecretBox } from './secrets.js';
+
+/** Fields of a channel that are secrets: stored sealed, never returned by the API. */
+export const CHANNEL_SECRET_FIELDS = ['appSecret', 'token', 'aesKey', 'verificationToken', 'encryptKey', 'secret', 'encodingAESKey'] as const;
+
+export interface ResolvedModel {
+  ref: string;
+  providerId: string;
+  provider: ProviderConfig;
+  model: ModelConfig;
+}
+
+interface Snapshot {
+  providers: Map<string, ProviderConfig>;
+  channels: Map<string, ChannelConfig>;
+  models: { default?: string; fallbacks: string[] };
+  session: ImflowConfig['session'];
+  loadedAt: number;
+}
+
+const SANDBOX_CHANNEL: ChannelConfig = channelSchema.parse({ id: 'sandbox', type: 'sandbox', name: 'Sandbox', respondTo: 'all' });
+
+/**
+ * The runtime view of models, channels and settings. Postgres holds them (config-as-code upserts them
+ * at start; the console edits the same rows); every process reads them through this short-lived cache,
+ * so a change made through the API reaches all workers within `ttlMs`.
+ */
+export class Catalog {
+  private snap?: Snapshot;
+  private loading?: Promise<Snapshot>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+    private readonly ttlMs = 2000,
+  ) {}
+
+  async upsertFromConfig(cfg: ImflowConfig): Promise<void> {
+    await inTransaction(this.db, async (c) => {
+      for (const [id, p] of Object.entries(cfg.models.providers)) {
+        await c.query(
+          `INSERT INTO model_providers (id, base_url, api, models, api_key_enc, source, updated_at)
+           VALUES ($1, $2, $3, $4, $5, 'config', now())
+           ON CONFLICT (id) DO UPDATE SET base_url = $2, api = $3, models = $4, api_key_enc = $5, source = 'config', updated_at = now()`,
+          [id, p.baseUrl, p.api, JSON.stringify(p.models), p.apiKey ? this.box.seal(p.apiKey) : null],
+        );
+      }
+      for (const ch of cfg.channels) {
+        const { settings, secrets } = splitChannel(ch);
+        await c.query(
+          `INSERT INTO channels (id, type, name, enabled, settings, secrets_enc, source, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, 'config', now())
+           ON CONFLICT (id) DO UPDATE SET type = $2, name = $3, enabled = $4, settings = $5, secrets_enc = $6, source = 'config', updated_at = now()`,
+          [ch.id, ch.type, ch.name ?? null, ch.enabled, JSON.stringify(settings), Object.keys(secrets).length ? this.box.seal(JSON.stringify(secrets)) : null],
+        );
+      }
+      if (cfg.models.default || cfg.models.fallbacks.length) await putSetting(c, 'models', { default: cfg.models.default, fallbacks: cfg.models.fallbacks });
+      await putSetting(c, 'session', cfg.session);
+    });
+    this.invalidate();
+  }
+
+  invalidate(): void {
+    this.snap = undefined;
+  }
+
+  private async snapshot(): Promise<Snapshot> {
+    if (this.snap && Date.now() - this.snap.loadedAt < this.ttlMs) return this.snap;
+    this.loading ??= this.load().finally(() => (this.loading = undefined));
+    this.snap = await this.loading;
+    return this.snap;
+  }
+
+  private async load(): Promise<Snapshot> {
+    const [providers, channels, settings] = await Promise.all([
+      this.db.query('SELECT id, base_url, api, models, api_key_enc FROM model_providers'),
+      this.db.query('SELECT id, type, name, enabled, settings, secrets_enc FROM channels'),
+      this.db.query<{ key: string; value: any }>('SELECT key, value FROM settings'),
+    ]);
+    const byKey = new Map(settings.rows.map((r) => [r.key, r.value]));
+    return {
+      providers: new Map(
+        providers.rows.map((r) => [
+          r.id,
+          { baseUrl: r.base_url, api: r.api, models: r.models, apiKey: r.api_key_enc ? this.box.open(r.api_key_enc) : undefined },
+        ]),
+      ),
+      channels: new Map([
+        ['sandbox', SANDBOX_CHANNEL],
+        ...channels.rows.map((r): [string, ChannelConfig] => [
+          r.id,
+          {
+            ...r.settings,
+            ...(r.secrets_enc ? JSON.parse(this.box.open(r.secrets_enc)) : {}),
+            id: r.id,
+            type: r.type,
+            name: r.name ?? undefined,
+            enabled: r.enabled,
+          },
+        ]),
+      ]),
+      models: byKey.get('models') ?? { fallbacks: [] },
+      session: byKey.get('session') ?? { maxHistoryMessages: 50 },
+      loadedAt: Date.now(),
+    };
+  }
+
+  async resolveModel(ref: string): Promise<ResolvedModel | undefined> {
+    const { providerId, modelId } = splitModelRef(ref);
+    const provider = (await this.snapshot()).providers.get(providerId);
+    const model = provider?.models.find((m) => m.id === modelId);
+    return provider && model ? { ref, providerId, provider, model } : undefined;
+  }
+
+  async channel(id: string): Promise<ChannelConfig | undefined> {
+    return (await this.snapshot()).channels.get(id);
+  }
+
+  async modelChain(): Promise<string[]> {
+    const m = (await this.snapshot()).models;
+    return [m.default, ...m.fallbacks].filter((r): r is string => !!r);
+  }
+
+  async sessionSettings(): Promise<ImflowConfig['session']> {
+    return (await this.snapshot()).session;
+  }
+
+  /** The largest context window among configured models: an upper bound for what a session may need. */
+  async largestContextWindow(): Promise<number> {
+    let max = 0;
+    for (const p of (await this.snapshot()).providers.values()) for (const m of p.models) max = Math.max(max, m.contextWindow);
+    return max || 32_000;
+  }
+}
+
+function splitChannel(ch: ChannelConfig) {
+  const settings: Record<string, unknown> = {};
+  const secrets: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(ch)) {
+    if (['id', 'type', 'name', 'enabled'].includes(k)) continue;
+    ((CHANNEL_SECRET_FIELDS as readonly string[]).includes(k) ? secrets : settings)[k] = v;
+  }
+  return { settings, secrets };
+}
+
+async function putSetting(c: { query: Db['query'] }, key: string, value: unknown) {
+  await c.query(
+    `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now()) ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = now()`,
+    [key, JSON.stringify(value)],
+  );
+}

@@ -1,0 +1,189 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+
+// The config file's keys are a fixed contract (docs/architecture §4). Unknown keys are rejected so a
+// typo ("fallback" for "fallbacks") stops start-up instead of being silently ignored.
+
+const modelId = z.string().min(1).max(200);
+const providerId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" or "-" (max 64)');
+export const modelRef = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}\/.{1,200}$/, 'a model ref is "<providerId>/<modelId>"');
+
+export const modelSchema = z.strictObject({
+  id: modelId,
+  name: z.string().max(200).optional(),
+  reasoning: z.boolean().default(false),
+  input: z.array(z.enum(['text', 'image'])).default(['text']),
+  contextWindow: z.number().int().min(512).max(10_000_000).default(32_000),
+  maxTokens: z.number().int().min(1).max(1_000_000).default(2048),
+  cost: z
+    .strictObject({
+      input: z.number().min(0).default(0),
+      output: z.number().min(0).default(0),
+      cacheRead: z.number().min(0).default(0),
+      cacheWrite: z.number().min(0).default(0),
+    })
+    .optional(),
+  /** total time one call may take, ms */
+  timeoutMs: z.number().int().min(100).max(3_600_000).default(120_000),
+  /** time to the first streamed token, ms (a silent model is treated as down) */
+  firstTokenTimeoutMs: z.number().int().min(100).max(600_000).default(8_000),
+});
+
+export const providerSchema = z.strictObject({
+  baseUrl: z.url({ protocol: /^https?$/ }),
+  apiKey: z.string().max(4096).optional(),
+  api: z.literal('openai-completions').default('openai-completions'),
+  models: z.array(modelSchema).min(1),
+});
+
+const respondTo = z.enum(['mention', 'all']).default('mention');
+const channelId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "_" or "-" (max 64)');
+const common = {
+  id: channelId,
+  name: z.string().max(200).optional(),
+  enabled: z.boolean().default(true),
+  respondTo,
+  groups: z.boolean().default(true),
+  direct: z.boolean().default(true),
+  /** group chats: one shared session per group, or one per sender within the group */
+  groupSession: z.enum(['shared', 'sender']).default('shared'),
+};
+const secret = z.string().min(1).max(4096);
+const apiBase = z.url({ protocol: /^https?$/ });
+
+export const channelSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    ...common,
+    type: z.literal('dingtalk'),
+    appKey: z.string().max(200).optional(),
+    appSecret: secret.optional(),
+    robotCode: z.string().max(200).optional(),
+    token: secret.optional(),
+    aesKey: secret.optional(),
+    apiBase: apiBase.default('https://api.dingtalk.com'),
+    oapiBase: apiBase.default('https://oapi.dingtalk.com'),
+  }),
+  z.strictObject({
+    ...common,
+    type: z.literal('feishu'),
+    appId: z.string().max(200).optional(),
+    appSecret: secret.optional(),
+    verificationToken: secret.optional(),
+    encryptKey: secret.optional(),
+    apiBase: apiBase.default('https://open.feishu.cn'),
+  }),
+  z.strictObject({
+    ...common,
+    type: z.literal('wecom'),
+    corpId: z.string().max(200).optional(),
+    agentId: z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional(),
+    secret: secret.optional(),
+    token: secret.optional(),
+    encodingAESKey: z.string().length(43).optional(),
+    apiBase: apiBase.default('https://qyapi.weixin.qq.com'),
+  }),
+  z.strictObject({ ...common, type: z.literal('sandbox') }),
+]);
+
+export const configSchema = z
+  .strictObject({
+    models: z
+      .strictObject({
+        providers: z.record(providerId, providerSchema).default({}),
+        default: modelRef.optional(),
+        fallbacks: z.array(modelRef).max(10).default([]),
+      })
+      .default({ providers: {}, fallbacks: [] }),
+    channels: z.array(channelSchema).default([]),
+    // Graph validation lives in pipelines/ (its own issue); here only the outer shape.
+    pipelines: z.array(z.looseObject({ id: z.string().min(1).max(64) })).default([]),
+    session: z
+      .strictObject({
+        /** most recent messages kept per session (older ones stay in Postgres but are not sent) */
+        maxHistoryMessages: z.number().int().min(0).max(1000).default(50),
+      })
+      .default({ maxHistoryMessages: 50 }),
+  })
+  .superRefine((cfg, ctx) => {
+    const refs = [cfg.models.default, ...cfg.models.fallbacks].filter((r): r is string => !!r);
+    for (const [i, ref] of refs.entries()) {
+      if (!findModel(cfg, ref)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: i === 0 && cfg.models.default ? ['models', 'default'] : ['models', 'fallbacks'],
+          message: `model "${ref}" is not defined under models.providers`,
+        });
+      }
+    }
+    const seen = new Set<string>();
+    cfg.channels.forEach((c, i) => {
+      if (seen.has(c.id)) ctx.addIssue({ code: 'custom', path: ['channels', i, 'id'], message: `duplicate channel id "${c.id}"` });
+      seen.add(c.id);
+    });
+  });
+
+export type ImflowConfig = z.infer<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type ModelConfig = z.infer<typeof modelSchema>;
+export type ChannelConfig = z.infer<typeof channelSchema>;
+
+export function splitModelRef(ref: string): { providerId: string; modelId: string } {
+  const slash = ref.indexOf('/');
+  return { providerId: ref.slice(0, slash), modelId: ref.slice(slash + 1) };
+}
+
+export function findModel(cfg: Pick<ImflowConfig, 'models'>, ref: string): ModelConfig | undefined {
+  const { providerId: p, modelId: m } = splitModelRef(ref);
+  return cfg.models.providers[p]?.models.find((x) => x.id === m);
+}
+
+export class ConfigError extends Error {}
+
+/** "models.fallbacks[0]: model "x/y" is not defined …" — one line per problem, naming the key. */
+export function describeIssues(issues: z.core.$ZodIssue[]): string {
+  return issues
+    .map((i) => {
+      const key = i.path.reduce<string>(
+        (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+        '',
+      );
+      return `  ${key || '(root)'}: ${i.message}`;
+    })
+    .join('\n');
+}
+
+export function parseConfig(raw: unknown, source = 'config'): ImflowConfig {
+  const res = configSchema.safeParse(raw ?? {});
+  if (!res.success) throw new ConfigError(`invalid ${source}:\n${describeIssues(res.error.issues)}`);
+  return res.data;
+}
+
+/** Reads IMFLOW_CONFIG (or ./imflow.config.{yaml,yml,json} if present). No file → empty config. */
+export function loadConfig(file = resolveConfigPath()): { config: ImflowConfig; file?: string } {
+  if (!file) return { config: parseConfig({}) };
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
+  }
+  return { config: parseConfig(raw, `config file ${file}`), file };
+}
+
+function resolveConfigPath(): string | undefined {
+  if (process.env.IMFLOW_CONFIG) return path.resolve(process.env.IMFLOW_CONFIG);
+  for (const name of ['imflow.config.yaml', 'imflow.config.yml', 'imflow.config.json']) {
+    if (fs.existsSync(name)) return path.resolve(name);
+  }
+  return undefined;
+}

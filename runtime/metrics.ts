@@ -1,0 +1,48 @@
+import client from 'prom-client';
+
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry, prefix: 'imflow_' });
+
+export const messagesReceived = new client.Counter({
+  name: 'imflow_messages_received_total',
+  help: 'Inbound messages accepted and handed to a conversation workflow',
+  labelNames: ['channel'] as const,
+  registers: [registry],
+});
+
+export const inboundRejected = new client.Counter({
+  name: 'imflow_inbound_rejected_total',
+  help: 'Inbound requests rejected before any workflow started',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const runsFinished = new client.Counter({
+  name: 'imflow_runs_total',
+  help: 'Message runs that ended, by outcome',
+  labelNames: ['channel', 'status'] as const,
+  registers: [registry],
+});
+
+export const runDuration = new client.Histogram({
+  name: 'imflow_run_duration_seconds',
+  help: 'Time from receiving a message to the end of its run',
+  labelNames: ['channel'] as const,
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+  registers: [registry],
+});
+
+export const modelCalls = new client.Counter({
+  name: 'imflow_model_calls_total',
+  help: 'Model calls by model and outcome',
+  labelNames: ['model', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const modelLatency = new client.Histogram({
+  name: 'imflow_model_call_seconds',
+  help: 'Model call duration (successful calls)',
+  labelNames: ['model'] as const,
+  buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64],
+  registers: [registry],
+});

@@ -1,0 +1,2 @@
+export { conversation } from './conversation.js';
+export { message } from './message.js';

@@ -1,0 +1,109 @@
+// Types shared by the API, the activities and the workflows. Pure declarations: workflow code imports them.
+
+export type ChannelType = 'dingtalk' | 'feishu' | 'wecom' | 'sandbox';
+export type ChatType = 'group' | 'direct';
+
+/** One inbound IM message, normalised from any platform. Small by design: it travels through workflow history. */
+export interface InboundMessage {
+  channelId: string;
+  channelType: ChannelType;
+  /** the platform's id for this message: the dedup key */
+  platformMessageId: string;
+  /** the platform's id for the chat (group or one-to-one) */
+  conversationId: string;
+  chatType: ChatType;
+  senderId: string;
+  senderName?: string;
+  text: string;
+  /** the bot was @-mentioned */
+  mentioned: boolean;
+  /** ms since epoch, when imflow received it */
+  receivedAt: number;
+  /** platform data the reply needs (e.g. DingTalk sessionWebhook); no secrets */
+  replyTarget?: Record<string, string>;
+  /** sandbox: run everything, send nothing to the platform */
+  dryRun?: boolean;
+  /** sandbox overrides */
+  model?: string;
+  pipelineId?: string;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export type StepName =
+  | 'verify'
+  | 'loadSession'
+  | 'matchRule'
+  | 'retrieve'
+  | 'callModel'
+  | 'callTool'
+  | 'reply'
+  | 'saveSession'
+  | 'audit';
+
+export interface TraceStep {
+  step: StepName;
+  status: 'ok' | 'failed' | 'skipped';
+  startedAt: number;
+  durationMs: number;
+  input?: unknown;
+  output?: unknown;
+  error?: string;
+}
+
+export type RunStatus = 'running' | 'replied' | 'ignored' | 'failed';
+
+export interface MessageResult {
+  workflowId: string;
+  status: RunStatus;
+  reply?: { text: string; model?: string };
+  trace: TraceStep[];
+}
+
+export interface VerifyResult {
+  allowed: boolean;
+  reason?: string;
+  /** key of the session this message reads and extends */
+  sessionKey: string;
+}
+
+export interface SessionSnapshot {
+  sessionKey: string;
+  history: ChatMessage[];
+  source: 'cache' | 'database';
+}
+
+export interface RuleMatch {
+  pipelineId: string;
+  pipelineVersion: number;
+  reason: string;
+  /** ordered: primary first, then fallbacks */
+  models: string[];
+  systemPrompt?: string;
+}
+
+export interface Retrieval {
+  hits: { documentId: string; position: number; score: number }[];
+  context: string;
+}
+
+export interface ModelAnswer {
+  text: string;
+  model: string;
+  usage?: { promptTokens: number; completionTokens: number };
+  promptTokens: number;
+  droppedHistory: number;
+  latencyMs: number;
+  firstTokenMs?: number;
+  reasoning?: string;
+}
+
+export interface ReplyReceipt {
+  sent: boolean;
+  duplicate: boolean;
+  dryRun: boolean;
+  platformMessageId?: string;
+}
