@@ -11,7 +11,10 @@ export interface AuditInput {
 /** Writes the run's record (searchable in the console) and its hash-chained audit row. Safe to retry. */
 export const makeAudit = ({ db }: Pick<ActivityDeps, 'db'>) =>
   async function audit({ message: m, result }: AuditInput): Promise<{ recorded: boolean }> {
-    const durationMs = Math.max(0, Date.now() - m.receivedAt);
+    const startedAt = Date.now();
+    const durationMs = Math.max(0, startedAt - m.receivedAt);
+    // the stored chain ends with this step, as the workflow's own trace does
+    const trace = [...result.trace, { step: 'audit', status: 'ok', startedAt, durationMs: 0 }];
     const pipelineId = (result.trace.find((s) => s.step === 'matchRule')?.output as { pipelineId?: string } | undefined)?.pipelineId;
     const ignoredReason = (result.trace.find((s) => s.step === 'verify')?.output as { reason?: string } | undefined)?.reason;
     const inserted = await db.query(
@@ -21,7 +24,7 @@ export const makeAudit = ({ db }: Pick<ActivityDeps, 'db'>) =>
        ON CONFLICT (workflow_id) DO NOTHING`,
       [
         result.workflowId, m.channelId, m.conversationId, m.senderId, m.platformMessageId, m.text, result.status,
-        result.reply?.text ?? null, result.reply?.model ?? null, pipelineId ?? null, !!m.dryRun, JSON.stringify(result.trace),
+        result.reply?.text ?? null, result.reply?.model ?? null, pipelineId ?? null, !!m.dryRun, JSON.stringify(trace),
         m.receivedAt, durationMs,
       ],
     );

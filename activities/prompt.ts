@@ -1,6 +1,8 @@
 import type { ChatMessage } from '../workflows/types.js';
 
-const CJK = /[\u2E80-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\uFF00-\uFFEF\u3000-\u303F]/gu;
+// Scripts as well as ranges: Han outside the BMP (e.g. 𠮷, common in names) and Hangul jamo are one token each too.
+const CJK =
+  /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u2E80-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\uFF00-\uFFEF\u3000-\u303F]/gu;
 
 /**
  * A deliberately pessimistic token estimate: one token per CJK character, one per three other
@@ -8,8 +10,9 @@ const CJK = /[\u2E80-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\uFF00-\uFFEF\u3000-\u303F]
  * under-counting would cause a context-length error.
  */
 export function estimateTokens(text: string): number {
-  const cjk = text.match(CJK)?.length ?? 0;
-  return cjk + Math.ceil((text.length - cjk) / 3);
+  const cjk = text.match(CJK) ?? [];
+  const cjkUnits = cjk.reduce((n, c) => n + c.length, 0); // a character outside the BMP is two UTF-16 units
+  return cjk.length + Math.ceil((text.length - cjkUnits) / 3);
 }
 
 const PER_MESSAGE = 4; // role and separators
@@ -66,5 +69,7 @@ function clip(text: string, tokens: number): string {
     if (estimateTokens(text.slice(0, mid) + note) <= tokens) lo = mid;
     else hi = mid - 1;
   }
+  // never cut a surrogate pair (emoji, rare Han) in half: a lone surrogate is not valid text
+  if (lo > 0 && /[\uD800-\uDBFF]/.test(text[lo - 1]!)) lo--;
   return text.slice(0, lo) + note;
 }

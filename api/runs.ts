@@ -24,7 +24,7 @@ export async function readRun(client: Client, db: Db, workflowId: string): Promi
     if (desc.type !== 'message') return undefined;
     if (desc.status.name === 'RUNNING') {
       const state = await handle.query<RunState>('trace');
-      return { workflowId, status: state.status, currentStep: state.currentStep, reply: null, trace: state.trace };
+      return { workflowId, status: state.status, currentStep: state.currentStep, reply: state.reply ?? null, trace: state.trace };
     }
     if (desc.status.name === 'COMPLETED') {
       const r = (await handle.result()) as MessageResult;

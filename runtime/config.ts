@@ -12,26 +12,32 @@ export const modelRef = z
   .string()
   .regex(/^[A-Za-z0-9._-]{1,64}\/.{1,200}$/, 'a model ref is "<providerId>/<modelId>"');
 
-export const modelSchema = z.strictObject({
-  id: modelId,
-  name: z.string().max(200).optional(),
-  reasoning: z.boolean().default(false),
-  input: z.array(z.enum(['text', 'image'])).default(['text']),
-  contextWindow: z.number().int().min(512).max(10_000_000).default(32_000),
-  maxTokens: z.number().int().min(1).max(1_000_000).default(2048),
-  cost: z
-    .strictObject({
-      input: z.number().min(0).default(0),
-      output: z.number().min(0).default(0),
-      cacheRead: z.number().min(0).default(0),
-      cacheWrite: z.number().min(0).default(0),
-    })
-    .optional(),
-  /** total time one call may take, ms */
-  timeoutMs: z.number().int().min(100).max(3_600_000).default(120_000),
-  /** time to the first streamed token, ms (a silent model is treated as down) */
-  firstTokenTimeoutMs: z.number().int().min(100).max(600_000).default(8_000),
-});
+export const modelSchema = z
+  .strictObject({
+    id: modelId,
+    name: z.string().max(200).optional(),
+    reasoning: z.boolean().default(false),
+    input: z.array(z.enum(['text', 'image'])).default(['text']),
+    contextWindow: z.number().int().min(512).max(10_000_000).default(32_000),
+    maxTokens: z.number().int().min(1).max(1_000_000).default(2048),
+    cost: z
+      .strictObject({
+        input: z.number().min(0).default(0),
+        output: z.number().min(0).default(0),
+        cacheRead: z.number().min(0).default(0),
+        cacheWrite: z.number().min(0).default(0),
+      })
+      .optional(),
+    /** total time one call may take, ms */
+    timeoutMs: z.number().int().min(100).max(3_600_000).default(120_000),
+    /** time to the first streamed token, ms (a silent model is treated as down) */
+    firstTokenTimeoutMs: z.number().int().min(100).max(600_000).default(8_000),
+  })
+  // the prompt gets contextWindow - maxTokens: an output budget that fills the window leaves no room for it
+  .refine((m) => m.maxTokens < m.contextWindow, {
+    path: ['maxTokens'],
+    message: 'maxTokens must be less than contextWindow (the prompt needs the rest of the window)',
+  });
 
 export const providerSchema = z.strictObject({
   baseUrl: z.url({ protocol: /^https?$/ }),
@@ -109,16 +115,11 @@ export const configSchema = z
       .default({ maxHistoryMessages: 50 }),
   })
   .superRefine((cfg, ctx) => {
-    const refs = [cfg.models.default, ...cfg.models.fallbacks].filter((r): r is string => !!r);
-    for (const [i, ref] of refs.entries()) {
-      if (!findModel(cfg, ref)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: i === 0 && cfg.models.default ? ['models', 'default'] : ['models', 'fallbacks'],
-          message: `model "${ref}" is not defined under models.providers`,
-        });
-      }
-    }
+    const checkRef = (ref: string, path: (string | number)[]) => {
+      if (!findModel(cfg, ref)) ctx.addIssue({ code: 'custom', path, message: `model "${ref}" is not defined under models.providers` });
+    };
+    if (cfg.models.default) checkRef(cfg.models.default, ['models', 'default']);
+    cfg.models.fallbacks.forEach((ref, i) => checkRef(ref, ['models', 'fallbacks', i]));
     const seen = new Set<string>();
     cfg.channels.forEach((c, i) => {
       if (seen.has(c.id)) ctx.addIssue({ code: 'custom', path: ['channels', i, 'id'], message: `duplicate channel id "${c.id}"` });

@@ -14,7 +14,7 @@ import { openKeyValueStore, type KeyValueStore } from './kv.js';
 import { logger } from './logger.js';
 import { persistentSecret, SecretBox } from './secrets.js';
 import { findTemporalCli, startTemporalDevServer, type DevServer } from './temporal-server.js';
-import { createImflowWorker } from './worker.js';
+import { createImflowWorker, installRuntimeOnce } from './worker.js';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -104,6 +104,7 @@ export async function startImflow(o: ImflowOptions): Promise<RunningImflow> {
 
     let worker: Worker | undefined;
     if (o.mode !== 'api') {
+      installRuntimeOnce(); // before the first native connection
       const workerConnection = await NativeConnection.connect({ address: temporalAddress });
       cleanups.push(() => workerConnection.close());
       worker = await createImflowWorker({

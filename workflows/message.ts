@@ -21,6 +21,7 @@ export interface MessageInput {
 export interface RunState {
   status: RunStatus;
   currentStep?: StepName;
+  reply?: MessageResult['reply'];
   trace: TraceStep[];
 }
 
@@ -76,7 +77,8 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
 
   async function finish(status: RunStatus, answer?: ModelAnswer): Promise<MessageResult> {
     state.status = status;
-    const result: MessageResult = { workflowId, status, reply: answer && { text: answer.text, model: answer.model }, trace: state.trace };
+    state.reply = answer && { text: answer.text, model: answer.model };
+    const result: MessageResult = { workflowId, status, reply: state.reply, trace: state.trace };
     await step('audit', { status }, () => local.audit({ message: msg, result }));
     state.currentStep = undefined;
     return result;
@@ -94,9 +96,16 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
     upsertSearchAttributes([{ key: PipelineId, value: rule.pipelineId }]);
     const retrieval = await step('retrieve', { pipelineId: rule.pipelineId }, () => local.retrieve({ message: msg, rule }));
 
-    const answer = await callModelWithFallback(rule.models, async (ref) =>
+    const answer = await callModelWithFallback(rule.models, async (ref, hasFallback) =>
       step('callModel', { model: ref, historyMessages: session.history.length }, () =>
-        model.callModel({ model: ref, systemPrompt: rule.systemPrompt, history: session.history, userText: msg.text, context: retrieval.context }),
+        model.callModel({
+          model: ref,
+          systemPrompt: rule.systemPrompt,
+          history: session.history,
+          userText: msg.text,
+          context: retrieval.context,
+          hasFallback,
+        }),
       ),
     );
     skip('callTool', 'no tools configured for this pipeline');
@@ -114,11 +123,14 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
 }
 
 /** Tries each model in order; an unusable primary falls through to the next in the chain. */
-async function callModelWithFallback(models: string[], call: (ref: string) => Promise<ModelAnswer>): Promise<ModelAnswer> {
+async function callModelWithFallback(
+  models: string[],
+  call: (ref: string, hasFallback: boolean) => Promise<ModelAnswer>,
+): Promise<ModelAnswer> {
   let lastError: unknown = new Error('no model configured: set models.default in the config');
-  for (const ref of models) {
+  for (const [i, ref] of models.entries()) {
     try {
-      return await call(ref);
+      return await call(ref, i < models.length - 1);
     } catch (err) {
       lastError = err;
     }

@@ -153,13 +153,16 @@ export async function startFakeModelServer(opts: FakeModelServerOptions = {}): P
       gone.abort();
     });
 
-    // Validate the prompt size before consuming a scripted step, like a real server rejecting up front.
+    // Validate the prompt size before consuming a scripted step, like a real server rejecting up front:
+    // vLLM counts the prompt plus the requested completion budget against the window.
     const promptTokens = estimateTokens(messages);
+    const completion = Number(body.max_tokens ?? body.max_completion_tokens ?? 0) || 0;
     const window = opts.contextWindow?.[model] ?? opts.contextWindow?.['*'];
-    if (window !== undefined && promptTokens > window) {
+    if (window !== undefined && promptTokens + completion > window) {
       return sendError(res, 400,
-        `This model's maximum context length is ${window} tokens. However, your messages resulted in ${promptTokens} tokens. ` +
-        'Please reduce the length of the messages.', 'context_length_exceeded');
+        `This model's maximum context length is ${window} tokens. However, you requested ${promptTokens + completion} tokens ` +
+        `(${promptTokens} in the messages, ${completion} in the completion). Please reduce the length of the messages or completion.`,
+        'context_length_exceeded');
     }
 
     const step = nextStep(model);

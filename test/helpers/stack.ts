@@ -6,7 +6,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { parseConfig } from '../../runtime/config.js';
 import { startImflow, type RunningImflow } from '../../runtime/imflow.js';
-import { startFakeModelServer, type FakeModelServer } from '../fakes/model-server.js';
+import { startFakeModelServer, type FakeModelServer, type FakeModelServerOptions } from '../fakes/model-server.js';
 import type { TestNamespace } from './namespaces.js';
 
 export const PRIMARY = 'fake/qwen3:32b';
@@ -76,8 +76,14 @@ export function testConfig(fakeBaseUrl: string, extra: Record<string, any> = {})
  * imflow in this process against the shared Temporal dev server (own namespace), a fresh database and a
  * fake model server. mode "api" leaves the worker to a separate process (see spawnWorker).
  */
-export async function startStack(opts: { namespace: TestNamespace; mode?: 'all' | 'api'; config?: Record<string, any> }): Promise<Stack> {
-  const fake = await startFakeModelServer();
+export async function startStack(opts: {
+  namespace: TestNamespace;
+  mode?: 'all' | 'api';
+  config?: Record<string, any>;
+  fake?: FakeModelServerOptions;
+  redisUrl?: string;
+}): Promise<Stack> {
+  const fake = await startFakeModelServer(opts.fake);
   const db = await freshDatabase();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'imflow-stack-'));
   const rawConfig = testConfig(fake.baseURL, opts.config);
@@ -94,7 +100,7 @@ export async function startStack(opts: { namespace: TestNamespace; mode?: 'all' 
     adminToken: token,
     secretKey,
     databaseUrl: db.url,
-    redisUrl: process.env.REDIS_URL,
+    redisUrl: opts.redisUrl ?? process.env.REDIS_URL,
     temporalAddress: inject('temporalAddress'),
     temporalNamespace: opts.namespace,
     workflowBundle: { codePath: inject('workflowBundlePath') },
@@ -136,11 +142,14 @@ export async function startStack(opts: { namespace: TestNamespace; mode?: 'all' 
   };
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+type Falsy = undefined | null | false | 0 | '';
+
+/** Polls fn every 50 ms until it returns something truthy, and returns that. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | Falsy> | T | Falsy, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as T;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }

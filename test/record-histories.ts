@@ -1,0 +1,94 @@
+// Records the golden workflow histories that test/replay.test.ts replays.
+//   npm run histories:record
+// Re-record only on purpose: a change to workflow code that fails replay against the committed
+// histories would break runs already in flight; guard such changes with patched() instead.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ingestMessage } from '../api/ingest.js';
+import { parseConfig } from '../runtime/config.js';
+import { projectRoot, startImflow } from '../runtime/imflow.js';
+import { findTemporalCli, startTemporalDevServer } from '../runtime/temporal-server.js';
+import { conversationWorkflowId, SEARCH_ATTRIBUTES } from '../workflows/names.js';
+import { startFakeModelServer } from './fakes/model-server.js';
+import { testConfig } from './helpers/stack.js';
+import { inbound } from './helpers/messages.js';
+
+const outDir = path.join(projectRoot, 'test', 'histories');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imflow-record-'));
+const cli = findTemporalCli(projectRoot)!;
+const server = await startTemporalDevServer({
+  cliPath: cli,
+  dataDir: dir,
+  port: 0,
+  headless: true,
+  searchAttributes: SEARCH_ATTRIBUTES,
+  extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=40'],
+});
+const fake = await startFakeModelServer();
+const config = parseConfig({
+  ...testConfig(fake.baseURL),
+  channels: [{ id: 'mention-only', type: 'sandbox', respondTo: 'mention' }],
+});
+const imflow = await startImflow({ mode: 'all', config, dataDir: dir, port: 0, temporalAddress: server.address, adminToken: 'record' });
+const client = imflow.client;
+
+const waitForResult = async (id: string) => {
+  for (;;) {
+    try {
+      return await client.workflow.getHandle(id).result();
+    } catch (err) {
+      if ((err as Error).name !== 'WorkflowNotFoundError') return undefined; // failed runs are recorded too
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+};
+// The CLI writes the same JSON the Temporal UI downloads, which Worker.runReplayHistory accepts.
+const save = async (name: string, workflowId: string, runId?: string) => {
+  const args = ['workflow', 'show', '--address', server.address, '-w', workflowId, ...(runId ? ['-r', runId] : []), '--output', 'json'];
+  const json = execFileSync(cli, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  fs.writeFileSync(path.join(outDir, `${name}.json`), json);
+  console.log(`recorded ${name} (${JSON.parse(json).events.length} events)`);
+};
+
+try {
+  // message: a plain answer; a retried and then fallen-back model; an ignored message; a run that fails.
+  // One at a time, so each run consumes the failures scripted for it.
+  const conv = 'recorded-conversation';
+  const run = async (m: ReturnType<typeof inbound>, script: () => void) => {
+    script();
+    await ingestMessage(client, m);
+    await waitForResult(`msg:${m.channelId}:${m.platformMessageId}`);
+  };
+  const plain = inbound({ conversationId: conv, platformMessageId: 'm-plain', text: '你好' });
+  await run(plain, () => fake.enqueue('qwen3:32b', { text: '<think>plan</think>您好！' }));
+  await ingestMessage(client, plain); // a re-delivery
+  await run(inbound({ conversationId: conv, platformMessageId: 'm-fallback', text: '备用模型' }), () =>
+    fake.enqueue('qwen3:32b', { status: 503 }, { status: 503 }, { status: 503 }),
+  );
+  await run(inbound({ channelId: 'mention-only', chatType: 'group', mentioned: false, conversationId: 'g', platformMessageId: 'm-ignored' }), () => {});
+  await run(inbound({ conversationId: conv, platformMessageId: 'm-failed', text: '失败' }), () => {
+    fake.enqueue('qwen3:32b', { status: 400 });
+    fake.enqueue('qwen2:7b', { status: 400 });
+  });
+  await save('message-replied', 'msg:sandbox:m-plain');
+  await save('message-fallback', 'msg:sandbox:m-fallback');
+  await save('message-ignored', 'msg:mention-only:m-ignored');
+  await save('message-failed', 'msg:sandbox:m-failed');
+
+  // conversation: enough messages to continue-as-new once
+  for (let i = 0; i < 6; i++) {
+    const m = inbound({ conversationId: conv, platformMessageId: `m-more-${i}`, text: `第${i}条` });
+    await ingestMessage(client, m);
+    await waitForResult(`msg:sandbox:${m.platformMessageId}`);
+  }
+  const handle = client.workflow.getHandle(conversationWorkflowId('sandbox', conv));
+  const firstRunId = (await handle.describe()).raw.workflowExecutionInfo?.firstRunId ?? undefined;
+  await save('conversation-continued', conversationWorkflowId('sandbox', conv), firstRunId);
+} finally {
+  await imflow.stop();
+  await fake.close();
+  await server.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
