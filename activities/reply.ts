@@ -15,7 +15,7 @@ export interface ReplyInput {
  * so a retry after a successful send is a no-op; the platform-side key covers a crash in between where
  * the platform supports one. Dry runs (sandbox) record the reply and send nothing.
  */
-export const makeReply = ({ db, catalog, channels }: Pick<ActivityDeps, 'db' | 'catalog' | 'channels'>) =>
+export const makeReply = ({ db, kv, catalog, channels }: Pick<ActivityDeps, 'db' | 'kv' | 'catalog' | 'channels'>) =>
   async function reply({ message, text, idempotencyKey }: ReplyInput): Promise<ReplyReceipt> {
     const done = await db.query<{ platform_message_id: string | null; dry_run: boolean }>(
       'SELECT platform_message_id, dry_run FROM replies WHERE idempotency_key = $1',
@@ -35,7 +35,7 @@ export const makeReply = ({ db, catalog, channels }: Pick<ActivityDeps, 'db' | '
         throw ApplicationFailure.nonRetryable(`no adapter can send to channel "${message.channelId}"`, 'NoAdapter');
       }
       try {
-        platformMessageId = (await adapter.send(channel, message, { text, idempotencyKey })).platformMessageId;
+        platformMessageId = (await adapter.send(channel, message, { text, idempotencyKey }, { kv })).platformMessageId;
       } catch (err) {
         if (err instanceof SendRejected) throw ApplicationFailure.nonRetryable(err.message, 'SendRejected');
         throw err;

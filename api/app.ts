@@ -3,14 +3,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import express from 'express';
+import type { ChannelRegistry } from '../channels/index.js';
 import type { Catalog } from '../runtime/catalog.js';
 import type { Db } from '../runtime/db.js';
 import type { KeyValueStore } from '../runtime/kv.js';
 import { requireAdmin } from './auth.js';
+import { channelsRouter } from './channels.js';
 import { healthRouter } from './health.js';
 import { errorHandler, HttpError } from './http-errors.js';
 import { runsRouter } from './runs.js';
 import { sandboxRouter } from './sandbox.js';
+import { webhooksRouter } from './webhooks.js';
 
 export interface ApiDeps {
   client: Client;
@@ -18,6 +21,7 @@ export interface ApiDeps {
   kv: KeyValueStore;
   catalog: Catalog;
   adminToken: string;
+  channels: ChannelRegistry;
 }
 
 /** Bodies larger than this are refused with 413 before anything is parsed. */
@@ -29,12 +33,14 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(healthRouter(deps));
+  app.use(webhooksRouter(deps));
 
   const api = express.Router();
   api.use(requireAdmin(deps.adminToken));
   api.use(express.json({ limit: MAX_BODY }));
   api.use(sandboxRouter(deps));
   api.use(runsRouter(deps));
+  api.use(channelsRouter(deps));
   api.use((req) => {
     throw new HttpError(404, `no such API route: ${req.method} ${req.path}`);
   });

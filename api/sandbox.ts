@@ -2,10 +2,12 @@ import crypto from 'node:crypto';
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Router } from 'express';
 import { z } from 'zod';
+import type { ChannelRegistry } from '../channels/index.js';
+import { WebhookRejected } from '../channels/types.js';
 import type { Catalog } from '../runtime/catalog.js';
-import { modelRef } from '../runtime/config.js';
+import { modelRef, type ChannelConfig } from '../runtime/config.js';
 import type { Db } from '../runtime/db.js';
-import type { MessageResult } from '../workflows/types.js';
+import type { InboundMessage, MessageResult } from '../workflows/types.js';
 import { ingestMessage } from './ingest.js';
 import { HttpError, parseBody } from './http-errors.js';
 import { readRun } from './runs.js';
@@ -36,28 +38,19 @@ export const sandboxRequest = z
  * POST /api/sandbox/messages: one message through the same conversation and message workflows as a
  * real one, marked dry-run so nothing is sent to a platform; answers with the reply and the trace.
  */
-export function sandboxRouter(deps: { client: Client; db: Db; catalog: Catalog }): Router {
+export function sandboxRouter(deps: { client: Client; db: Db; catalog: Catalog; channels: ChannelRegistry }): Router {
   const router = Router();
   router.post('/sandbox/messages', async (req, res) => {
     const body = parseBody(sandboxRequest, req);
-    if (body.payload) {
-      throw new HttpError(400, `payload: parsing platform payloads (${body.channelType ?? 'unknown type'}) is not available yet; send "text"`);
-    }
     const channelId = body.channelId ?? 'sandbox';
     const channel = await deps.catalog.channel(channelId);
     if (!channel) throw new HttpError(404, `channelId: no channel "${channelId}"`);
     if (body.model && !(await deps.catalog.resolveModel(body.model))) throw new HttpError(400, `model: "${body.model}" is not configured`);
 
-    const senderId = body.senderId ?? 'sandbox-user';
+    const base = body.payload ? fromPayload(deps.channels, channel, body.channelType, body.payload) : fromFields(channel, body);
     const { workflowId } = await ingestMessage(deps.client, {
-      channelId,
-      channelType: channel.type,
-      platformMessageId: body.messageId ?? crypto.randomUUID(),
-      conversationId: body.conversationId ?? `sandbox-${senderId}`,
-      chatType: body.chatType ?? 'direct',
-      senderId,
-      text: body.text!,
-      mentioned: body.mentioned ?? true,
+      ...base,
+      text: body.text ?? base.text, // typed text replaces the payload's, to try variations quickly
       receivedAt: Date.now(),
       dryRun: true,
       model: body.model,
@@ -73,6 +66,45 @@ export function sandboxRouter(deps: { client: Client; db: Db; catalog: Catalog }
     res.json({ workflowId, status: run?.status ?? 'failed', reply: run?.reply ?? null, trace: run?.trace ?? [] });
   });
   return router;
+}
+
+type SandboxBody = z.infer<typeof sandboxRequest>;
+
+function fromFields(channel: ChannelConfig, body: SandboxBody): InboundMessage {
+  const senderId = body.senderId ?? 'sandbox-user';
+  return {
+    channelId: channel.id,
+    channelType: channel.type,
+    platformMessageId: body.messageId ?? crypto.randomUUID(),
+    conversationId: body.conversationId ?? `sandbox-${senderId}`,
+    chatType: body.chatType ?? 'direct',
+    senderId,
+    text: body.text!,
+    mentioned: body.mentioned ?? true,
+    receivedAt: Date.now(),
+  };
+}
+
+/**
+ * A platform-native body (decrypted), parsed by that platform's adapter exactly as a webhook would be.
+ * `channelType` lets one try a platform's payload on the sandbox channel before configuring it.
+ */
+function fromPayload(channels: ChannelRegistry, channel: ChannelConfig, channelType: SandboxBody['channelType'], payload: unknown): InboundMessage {
+  const type = channel.type === 'sandbox' && channelType ? channelType : channel.type;
+  const adapter = channels[type];
+  if (!adapter) throw new HttpError(400, `channelType: no adapter for "${type}"`);
+  const asChannel = type === channel.type ? channel : ({ ...channel, type } as ChannelConfig);
+  let received;
+  try {
+    received = adapter.receive(asChannel, payload, Date.now());
+  } catch (err) {
+    if (err instanceof WebhookRejected) throw new HttpError(400, `payload: ${err.reason}`);
+    throw err;
+  }
+  const msg = received.messages[0];
+  if (!msg) throw new HttpError(400, `payload: carries no message to answer${received.unhandled ? ` (${received.unhandled})` : ''}`);
+  // a pasted real message must not take the id of (and so dedup away) the real delivery
+  return { ...msg, channelId: channel.id, platformMessageId: `sandbox-${msg.platformMessageId}` };
 }
 
 /** The run's result; undefined if it failed (its trace is then read from Postgres); 'timeout' if still running. */

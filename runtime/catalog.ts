@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { Db } from './db.js';
 import { inTransaction } from './db.js';
 import {
@@ -9,6 +10,8 @@ import {
   type ProviderConfig,
 } from './config.js';
 import type { SecretBox } from './secrets.js';
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
 
 /** Fields of a channel that are secrets: stored sealed, never returned by the API. */
 export const CHANNEL_SECRET_FIELDS = ['appSecret', 'token', 'aesKey', 'verificationToken', 'encryptKey', 'secret', 'encodingAESKey'] as const;
@@ -55,19 +58,39 @@ export class Catalog {
           [id, p.baseUrl, p.api, JSON.stringify(p.models), p.apiKey ? this.box.seal(p.apiKey) : null],
         );
       }
-      for (const ch of cfg.channels) {
-        const { settings, secrets } = splitChannel(ch);
-        await c.query(
-          `INSERT INTO channels (id, type, name, enabled, settings, secrets_enc, source, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, 'config', now())
-           ON CONFLICT (id) DO UPDATE SET type = $2, name = $3, enabled = $4, settings = $5, secrets_enc = $6, source = 'config', updated_at = now()`,
-          [ch.id, ch.type, ch.name ?? null, ch.enabled, JSON.stringify(settings), Object.keys(secrets).length ? this.box.seal(JSON.stringify(secrets)) : null],
-        );
-      }
+      for (const ch of cfg.channels) await this.saveChannel(ch, 'config', c);
       if (cfg.models.default || cfg.models.fallbacks.length) await putSetting(c, 'models', { default: cfg.models.default, fallbacks: cfg.models.fallbacks });
       await putSetting(c, 'session', cfg.session);
     });
     this.invalidate();
+  }
+
+  /** Creates or replaces a channel; secrets are sealed with IMFLOW_SECRET_KEY before they reach the table. */
+  async saveChannel(ch: ChannelConfig, source: 'config' | 'api', c: Queryable = this.db): Promise<void> {
+    const { settings, secrets } = splitChannel(ch);
+    await c.query(
+      `INSERT INTO channels (id, type, name, enabled, settings, secrets_enc, source, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+       ON CONFLICT (id) DO UPDATE SET type = $2, name = $3, enabled = $4, settings = $5, secrets_enc = $6, source = $7, updated_at = now()`,
+      [ch.id, ch.type, ch.name ?? null, ch.enabled, JSON.stringify(settings), Object.keys(secrets).length ? this.box.seal(JSON.stringify(secrets)) : null, source],
+    );
+    this.invalidate();
+  }
+
+  async deleteChannel(id: string): Promise<boolean> {
+    const res = await this.db.query('DELETE FROM channels WHERE id = $1', [id]);
+    this.invalidate();
+    return !!res.rowCount;
+  }
+
+  /** Every stored channel with where it came from (the built-in sandbox channel is not stored). */
+  async listChannels(): Promise<{ channel: ChannelConfig; source: string; updatedAt: Date }[]> {
+    const { rows } = await this.db.query<{ id: string; source: string; updated_at: Date }>('SELECT id, source, updated_at FROM channels ORDER BY id');
+    const snap = await this.snapshot();
+    return rows.flatMap((r) => {
+      const channel = snap.channels.get(r.id);
+      return channel ? [{ channel, source: r.source, updatedAt: r.updated_at }] : [];
+    });
   }
 
   invalidate(): void {
@@ -153,7 +176,7 @@ function splitChannel(ch: ChannelConfig) {
   return { settings, secrets };
 }
 
-async function putSetting(c: { query: Db['query'] }, key: string, value: unknown) {
+async function putSetting(c: Queryable, key: string, value: unknown) {
   await c.query(
     `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now()) ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = now()`,
     [key, JSON.stringify(value)],

@@ -80,6 +80,8 @@ export const channelSchema = z.discriminatedUnion('type', [
     appSecret: secret.optional(),
     verificationToken: secret.optional(),
     encryptKey: secret.optional(),
+    /** the bot's open_id: tells an @-mention of the bot from mentions of other people */
+    botOpenId: z.string().max(200).optional(),
     apiBase: apiBase.default('https://open.feishu.cn'),
   }),
   z.strictObject({

@@ -102,6 +102,7 @@ export async function startImflow(o: ImflowOptions): Promise<RunningImflow> {
     const client = new Client({ connection, namespace });
     if (!devServer) await registerSearchAttributes(connection, namespace);
 
+    const channels = o.channels ?? defaultChannels();
     let worker: Worker | undefined;
     if (o.mode !== 'api') {
       installRuntimeOnce(); // before the first native connection
@@ -110,7 +111,7 @@ export async function startImflow(o: ImflowOptions): Promise<RunningImflow> {
       worker = await createImflowWorker({
         connection: workerConnection,
         namespace,
-        deps: { db: db.pool, kv, catalog, channels: o.channels ?? defaultChannels() },
+        deps: { db: db.pool, kv, catalog, channels },
         workflowBundle: o.workflowBundle,
       });
       const running = worker.run();
@@ -123,7 +124,7 @@ export async function startImflow(o: ImflowOptions): Promise<RunningImflow> {
 
     let url: string | undefined;
     if (o.mode !== 'worker') {
-      const app = createApp({ client, db: db.pool, kv, catalog, adminToken: admin.value });
+      const app = createApp({ client, db: db.pool, kv, catalog, adminToken: admin.value, channels });
       const server = await new Promise<http.Server>((resolve, reject) => {
         const s = app.listen(o.port, o.host ?? '0.0.0.0', () => resolve(s)).on('error', reject);
       });

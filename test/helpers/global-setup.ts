@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,8 @@ export default async function setup(project: TestProject) {
       'limit.historyCount.suggestContinueAsNew=60',
     ],
   });
+  // the console is part of what `npm start` serves: build it as `npm start` would
+  execFileSync(process.execPath, [path.join(projectRoot, 'scripts/build-studio.mjs')], { stdio: 'inherit' });
   const { code } = await bundleWorkflowCode({ workflowsPath, logger: silentLogger });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, code);
