@@ -1,10 +1,12 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import OpenAI from 'openai';
-import { modelCalls, modelLatency } from '../runtime/metrics.js';
+import type { Db } from '../runtime/db.js';
+import { logger } from '../runtime/logger.js';
+import { modelCalls, modelFirstToken, modelLatency, modelTokens } from '../runtime/metrics.js';
 import type { ChatMessage, ModelAnswer } from '../workflows/types.js';
 import type { ActivityDeps } from './deps.js';
-import { buildPrompt } from './prompt.js';
+import { buildPrompt, estimateTokens } from './prompt.js';
 
 export interface CallModelInput {
   /** "<providerId>/<modelId>" */
@@ -22,11 +24,11 @@ export interface CallModelInput {
  * package's own retries are off: Temporal's retry policy owns them. Heartbeats every second, so a
  * worker that dies mid-call is noticed within the heartbeat timeout and the call runs again elsewhere.
  */
-export const makeCallModel = ({ catalog }: Pick<ActivityDeps, 'catalog'>) =>
+export const makeCallModel = ({ catalog, db }: Pick<ActivityDeps, 'catalog' | 'db'>) =>
   async function callModel(input: CallModelInput): Promise<ModelAnswer> {
     const resolved = await catalog.resolveModel(input.model);
     if (!resolved) throw ApplicationFailure.nonRetryable(`model "${input.model}" is not configured`, 'UnknownModel');
-    const { provider, model } = resolved;
+    const { provider, model, providerId } = resolved;
     const prompt = buildPrompt({ ...input, contextWindow: model.contextWindow, maxTokens: model.maxTokens });
 
     const ctx = Context.current();
@@ -45,6 +47,31 @@ export const makeCallModel = ({ catalog }: Pick<ActivityDeps, 'catalog'>) =>
     let content = '';
     let reasoning = '';
     let usage: ModelAnswer['usage'];
+    /** Every attempt, whatever its end, leaves one usage row and its metrics; returns the latency. */
+    const settle = (outcome: Outcome, failure?: Error): number => {
+      const latencyMs = Date.now() - started;
+      // the server's usage when it sent one; an estimate once it produced output; else nothing was spent
+      const tokens = usage
+        ? { ...usage, estimated: false }
+        : firstTokenMs !== undefined
+          ? { promptTokens: prompt.promptTokens, completionTokens: estimateTokens(reasoning + content), estimated: true }
+          : undefined;
+      recordAttempt(db, {
+        at: new Date(started),
+        model: input.model,
+        providerId,
+        workflowId: ctx.info.workflowExecution?.workflowId,
+        attempt: ctx.info.attempt,
+        outcome,
+        errorType: (failure instanceof ApplicationFailure && failure.type) || undefined,
+        errorMessage: failure?.message,
+        tokens,
+        latencyMs,
+        firstTokenMs,
+        streamed: true,
+      });
+      return latencyMs;
+    };
     try {
       const client = new OpenAI({ baseURL: provider.baseUrl, apiKey: provider.apiKey || 'none', maxRetries: 0, timeout: model.timeoutMs + 1000 });
       const stream = await client.chat.completions.create(
@@ -66,8 +93,9 @@ export const makeCallModel = ({ catalog }: Pick<ActivityDeps, 'catalog'>) =>
         ctx.heartbeat();
       }
     } catch (err) {
-      modelCalls.inc({ model: input.model, outcome: 'error' });
-      throw classify(err, abort.signal.reason, input);
+      const failure = classify(err, abort.signal.reason, input);
+      settle(outcomeOf(failure), failure);
+      throw failure;
     } finally {
       clearInterval(beat);
       clearTimeout(total);
@@ -77,11 +105,11 @@ export const makeCallModel = ({ catalog }: Pick<ActivityDeps, 'catalog'>) =>
 
     const { text, thinking } = splitThinking(content);
     if (!text) {
-      modelCalls.inc({ model: input.model, outcome: 'empty' });
-      throw ApplicationFailure.retryable(`model ${input.model} returned an empty answer`, 'EmptyAnswer');
+      const failure = ApplicationFailure.retryable(`model ${input.model} returned an empty answer`, 'EmptyAnswer');
+      settle('empty', failure);
+      throw failure;
     }
-    const latencyMs = Date.now() - started;
-    modelCalls.inc({ model: input.model, outcome: 'ok' });
+    const latencyMs = settle('ok');
     modelLatency.observe({ model: input.model }, latencyMs / 1000);
     const allReasoning = [reasoning, thinking].filter(Boolean).join('\n');
     return {
@@ -96,6 +124,52 @@ export const makeCallModel = ({ catalog }: Pick<ActivityDeps, 'catalog'>) =>
       reasoning: allReasoning ? allReasoning.slice(0, 4000) : undefined,
     };
   };
+
+type Outcome = 'ok' | 'error' | 'timeout' | 'empty' | 'cancelled';
+
+const outcomeOf = (failure: Error): Outcome =>
+  failure instanceof CancelledFailure
+    ? 'cancelled'
+    : failure instanceof ApplicationFailure && (failure.type === 'FirstTokenTimeout' || failure.type === 'ModelTimeout')
+      ? 'timeout'
+      : 'error';
+
+interface Attempt {
+  at: Date;
+  model: string;
+  providerId: string;
+  workflowId?: string;
+  attempt: number;
+  outcome: Outcome;
+  errorType?: string;
+  errorMessage?: string;
+  tokens?: { promptTokens: number; completionTokens: number; estimated: boolean };
+  latencyMs: number;
+  firstTokenMs?: number;
+  streamed: boolean;
+}
+
+/**
+ * Metrics at once; the model_calls row without waiting for it: the answer never waits on the usage
+ * table, and a failed write costs only that row (logged), never the call.
+ */
+function recordAttempt(db: Db, a: Attempt): void {
+  modelCalls.inc({ model: a.model, outcome: a.outcome });
+  if (a.firstTokenMs !== undefined) modelFirstToken.observe({ model: a.model }, a.firstTokenMs / 1000);
+  if (a.tokens) {
+    modelTokens.inc({ model: a.model, kind: 'prompt' }, a.tokens.promptTokens);
+    modelTokens.inc({ model: a.model, kind: 'completion' }, a.tokens.completionTokens);
+  }
+  db.query(
+    `INSERT INTO model_calls (at, model, provider_id, workflow_id, attempt, outcome, error_type, error_message,
+       prompt_tokens, completion_tokens, tokens_estimated, latency_ms, first_token_ms, streamed)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+    [
+      a.at, a.model, a.providerId, a.workflowId ?? null, a.attempt, a.outcome, a.errorType ?? null, a.errorMessage?.slice(0, 1000) ?? null,
+      a.tokens?.promptTokens ?? null, a.tokens?.completionTokens ?? null, a.tokens?.estimated ?? false, a.latencyMs, a.firstTokenMs ?? null, a.streamed,
+    ],
+  ).catch((err: Error) => logger.warn({ err: err.message, model: a.model }, 'could not record a model call; the call itself is unaffected'));
+}
 
 class CallAborted extends Error {
   constructor(

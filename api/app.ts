@@ -11,6 +11,7 @@ import { requireAdmin } from './auth.js';
 import { channelsRouter } from './channels.js';
 import { healthRouter } from './health.js';
 import { errorHandler, HttpError } from './http-errors.js';
+import { modelsRouter } from './models.js';
 import { runsRouter } from './runs.js';
 import { sandboxRouter } from './sandbox.js';
 import { webhooksRouter } from './webhooks.js';
@@ -41,6 +42,7 @@ export function createApp(deps: ApiDeps): express.Express {
   api.use(sandboxRouter(deps));
   api.use(runsRouter(deps));
   api.use(channelsRouter(deps));
+  api.use(modelsRouter(deps));
   api.use((req) => {
     throw new HttpError(404, `no such API route: ${req.method} ${req.path}`);
   });

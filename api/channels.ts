@@ -1,9 +1,9 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { appendAudit } from '../runtime/audit.js';
 import { CHANNEL_SECRET_FIELDS, type Catalog } from '../runtime/catalog.js';
-import { channelSchema, describeIssues, type ChannelConfig } from '../runtime/config.js';
+import { channelSchema, type ChannelConfig } from '../runtime/config.js';
 import type { Db } from '../runtime/db.js';
+import { adminAudit, validated } from './admin.js';
 import { HttpError } from './http-errors.js';
 
 const secretFields = new Set<string>(CHANNEL_SECRET_FIELDS);
@@ -28,13 +28,7 @@ function publicUrl(req: Request): string {
   return (process.env.IMFLOW_PUBLIC_URL ?? `${req.protocol}://${req.get('host')}`).replace(/\/+$/, '');
 }
 
-function validate(candidate: unknown): ChannelConfig {
-  const res = channelSchema.safeParse(candidate);
-  if (!res.success) {
-    throw new HttpError(400, `invalid channel:\n${describeIssues(res.error.issues)}`.replace(/\n {2}/g, ' '), res.error.issues);
-  }
-  return res.data;
-}
+const validate = (candidate: unknown): ChannelConfig => validated(channelSchema, candidate, 'channel');
 
 /** Which secret fields an update sets or clears: audited by name, never by value. */
 const touchedSecrets = (patch: Record<string, unknown>) => Object.keys(patch).filter((k) => secretFields.has(k));
@@ -46,8 +40,7 @@ const touchedSecrets = (patch: Record<string, unknown>) => Object.keys(patch).fi
  */
 export function channelsRouter(deps: { db: Db; catalog: Catalog }): Router {
   const router = Router();
-  const audit = (action: string, subject: string, detail: Record<string, unknown>) =>
-    appendAudit(deps.db, { actor: 'admin', action, subject, detail });
+  const audit = adminAudit(deps.db);
   const find = async (id: string) => {
     const channel = (await deps.catalog.listChannels()).find((c) => c.channel.id === id);
     if (!channel) throw new HttpError(404, `no channel "${id}"`);
@@ -83,6 +76,15 @@ export function channelsRouter(deps: { db: Db; catalog: Catalog }): Router {
     const merged: Record<string, unknown> = { ...current, ...patch.data };
     for (const [k, v] of Object.entries(patch.data)) if (v === null) delete merged[k];
     const channel = validate(merged);
+    // Stored secrets must not follow the channel to another server: whoever holds the admin token could
+    // otherwise point apiBase at their own host and collect the app secret with the next token request.
+    const moved = (['apiBase', 'oapiBase'] as const).filter(
+      (k) => k in channel && new URL(String((channel as Record<string, unknown>)[k])).origin !== new URL(String((current as Record<string, unknown>)[k])).origin,
+    );
+    const kept = secretFieldsOf(channel.type).filter((k) => (current as Record<string, unknown>)[k] && !(k in patch.data));
+    if (moved.length && kept.length) {
+      throw new HttpError(400, `invalid request: ${moved.join(', ')}: points at another server: give ${kept.join(', ')} again (or null to drop)`);
+    }
     await deps.catalog.saveChannel(channel, 'api');
     const changed = Object.keys(patch.data).filter((k) => !secretFields.has(k));
     await audit('channel.update', channel.id, { changed, secretsSet: touchedSecrets(patch.data) });

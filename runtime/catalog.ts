@@ -16,6 +16,8 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
 /** Fields of a channel that are secrets: stored sealed, never returned by the API. */
 export const CHANNEL_SECRET_FIELDS = ['appSecret', 'token', 'aesKey', 'verificationToken', 'encryptKey', 'secret', 'encodingAESKey'] as const;
 
+export type ModelDefaults = { default?: string; fallbacks: string[] };
+
 export interface ResolvedModel {
   ref: string;
   providerId: string;
@@ -26,7 +28,7 @@ export interface ResolvedModel {
 interface Snapshot {
   providers: Map<string, ProviderConfig>;
   channels: Map<string, ChannelConfig>;
-  models: { default?: string; fallbacks: string[] };
+  models: ModelDefaults;
   session: ImflowConfig['session'];
   loadedAt: number;
 }
@@ -50,19 +52,44 @@ export class Catalog {
 
   async upsertFromConfig(cfg: ImflowConfig): Promise<void> {
     await inTransaction(this.db, async (c) => {
-      for (const [id, p] of Object.entries(cfg.models.providers)) {
-        await c.query(
-          `INSERT INTO model_providers (id, base_url, api, models, api_key_enc, source, updated_at)
-           VALUES ($1, $2, $3, $4, $5, 'config', now())
-           ON CONFLICT (id) DO UPDATE SET base_url = $2, api = $3, models = $4, api_key_enc = $5, source = 'config', updated_at = now()`,
-          [id, p.baseUrl, p.api, JSON.stringify(p.models), p.apiKey ? this.box.seal(p.apiKey) : null],
-        );
-      }
+      for (const [id, p] of Object.entries(cfg.models.providers)) await this.saveProvider(id, p, 'config', c);
       for (const ch of cfg.channels) await this.saveChannel(ch, 'config', c);
-      if (cfg.models.default || cfg.models.fallbacks.length) await putSetting(c, 'models', { default: cfg.models.default, fallbacks: cfg.models.fallbacks });
+      if (cfg.models.default || cfg.models.fallbacks.length) await this.saveModelDefaults(cfg.models, c);
       await putSetting(c, 'session', cfg.session);
     });
     this.invalidate();
+  }
+
+  /** Creates or replaces a model provider; its API key is sealed with IMFLOW_SECRET_KEY before it reaches the table. */
+  async saveProvider(id: string, p: ProviderConfig, source: 'config' | 'api', c: Queryable = this.db): Promise<void> {
+    await c.query(
+      `INSERT INTO model_providers (id, base_url, api, models, api_key_enc, source, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now())
+       ON CONFLICT (id) DO UPDATE SET base_url = $2, api = $3, models = $4, api_key_enc = $5, source = $6, updated_at = now()`,
+      [id, p.baseUrl, p.api, JSON.stringify(p.models), p.apiKey ? this.box.seal(p.apiKey) : null, source],
+    );
+    this.invalidate();
+  }
+
+  async deleteProvider(id: string): Promise<boolean> {
+    const res = await this.db.query('DELETE FROM model_providers WHERE id = $1', [id]);
+    this.invalidate();
+    return !!res.rowCount;
+  }
+
+  /** The default model and its fallbacks; the caller has checked that the refs name configured models. */
+  async saveModelDefaults(d: ModelDefaults, c: Queryable = this.db): Promise<void> {
+    await putSetting(c, 'models', { default: d.default, fallbacks: d.fallbacks });
+    this.invalidate();
+  }
+
+  /** Every provider by id, API keys included: for callers that keep them to themselves. */
+  async listProviders(): Promise<Record<string, ProviderConfig>> {
+    return Object.fromEntries((await this.snapshot()).providers);
+  }
+
+  async modelDefaults(): Promise<ModelDefaults> {
+    return (await this.snapshot()).models;
   }
 
   /** Creates or replaces a channel; secrets are sealed with IMFLOW_SECRET_KEY before they reach the table. */
@@ -150,7 +177,7 @@ export class Catalog {
   }
 
   async modelChain(): Promise<string[]> {
-    const m = (await this.snapshot()).models;
+    const m = await this.modelDefaults();
     return [m.default, ...m.fallbacks].filter((r): r is string => !!r);
   }
 

@@ -7,7 +7,7 @@ import { z } from 'zod';
 // typo ("fallback" for "fallbacks") stops start-up instead of being silently ignored.
 
 const modelId = z.string().min(1).max(200);
-const providerId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" or "-" (max 64)');
+export const providerId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" or "-" (max 64)');
 export const modelRef = z
   .string()
   .regex(/^[A-Za-z0-9._-]{1,64}\/.{1,200}$/, 'a model ref is "<providerId>/<modelId>"');
@@ -44,6 +44,12 @@ export const providerSchema = z.strictObject({
   apiKey: z.string().max(4096).optional(),
   api: z.literal('openai-completions').default('openai-completions'),
   models: z.array(modelSchema).min(1),
+});
+
+/** The default model and its ordered fallbacks (refs must name configured models: see undefinedModelRefs). */
+export const modelDefaultsSchema = z.strictObject({
+  default: modelRef.optional(),
+  fallbacks: z.array(modelRef).max(10).default([]),
 });
 
 const respondTo = z.enum(['mention', 'all']).default('mention');
@@ -102,8 +108,7 @@ export const configSchema = z
     models: z
       .strictObject({
         providers: z.record(providerId, providerSchema).default({}),
-        default: modelRef.optional(),
-        fallbacks: z.array(modelRef).max(10).default([]),
+        ...modelDefaultsSchema.shape,
       })
       .default({ providers: {}, fallbacks: [] }),
     channels: z.array(channelSchema).default([]),
@@ -117,11 +122,7 @@ export const configSchema = z
       .default({ maxHistoryMessages: 50 }),
   })
   .superRefine((cfg, ctx) => {
-    const checkRef = (ref: string, path: (string | number)[]) => {
-      if (!findModel(cfg, ref)) ctx.addIssue({ code: 'custom', path, message: `model "${ref}" is not defined under models.providers` });
-    };
-    if (cfg.models.default) checkRef(cfg.models.default, ['models', 'default']);
-    cfg.models.fallbacks.forEach((ref, i) => checkRef(ref, ['models', 'fallbacks', i]));
+    for (const issue of undefinedModelRefs(cfg.models)) ctx.addIssue({ code: 'custom', path: ['models', ...issue.path], message: issue.message });
     const seen = new Set<string>();
     cfg.channels.forEach((c, i) => {
       if (seen.has(c.id)) ctx.addIssue({ code: 'custom', path: ['channels', i, 'id'], message: `duplicate channel id "${c.id}"` });
@@ -144,19 +145,25 @@ export function findModel(cfg: Pick<ImflowConfig, 'models'>, ref: string): Model
   return cfg.models.providers[p]?.models.find((x) => x.id === m);
 }
 
+/** The default and fallback refs that name no model under `providers`, each with its path ("fallbacks", 0). */
+export function undefinedModelRefs(models: ImflowConfig['models']): { ref: string; path: (string | number)[]; message: string }[] {
+  const refs: [string, (string | number)[]][] = models.fallbacks.map((ref, i) => [ref, ['fallbacks', i]]);
+  if (models.default) refs.unshift([models.default, ['default']]);
+  return refs
+    .filter(([ref]) => !findModel({ models }, ref))
+    .map(([ref, path]) => ({ ref, path, message: `model "${ref}" is not defined under models.providers` }));
+}
+
 export class ConfigError extends Error {}
+
+/** A key as the config file spells it: models.fallbacks[0]. */
+export function issueKey(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+}
 
 /** "models.fallbacks[0]: model "x/y" is not defined …" — one line per problem, naming the key. */
 export function describeIssues(issues: z.core.$ZodIssue[]): string {
-  return issues
-    .map((i) => {
-      const key = i.path.reduce<string>(
-        (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
-        '',
-      );
-      return `  ${key || '(root)'}: ${i.message}`;
-    })
-    .join('\n');
+  return issues.map((i) => `  ${issueKey(i.path) || '(root)'}: ${i.message}`).join('\n');
 }
 
 export function parseConfig(raw: unknown, source = 'config'): ImflowConfig {

@@ -34,7 +34,7 @@ export const runDuration = new client.Histogram({
 
 export const modelCalls = new client.Counter({
   name: 'imflow_model_calls_total',
-  help: 'Model calls by model and outcome',
+  help: 'Model call attempts by model and outcome (ok, error, timeout, empty, cancelled)',
   labelNames: ['model', 'outcome'] as const,
   registers: [registry],
 });
@@ -44,5 +44,20 @@ export const modelLatency = new client.Histogram({
   help: 'Model call duration (successful calls)',
   labelNames: ['model'] as const,
   buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64],
+  registers: [registry],
+});
+
+export const modelFirstToken = new client.Histogram({
+  name: 'imflow_model_first_token_seconds',
+  help: 'Time from sending a model call to its first streamed token',
+  labelNames: ['model'] as const,
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16],
+  registers: [registry],
+});
+
+export const modelTokens = new client.Counter({
+  name: 'imflow_model_tokens_total',
+  help: "Tokens spent per model, kind prompt or completion (the server's usage, else imflow's estimate)",
+  labelNames: ['model', 'kind'] as const,
   registers: [registry],
 });

@@ -273,8 +273,9 @@ export async function startTemporalDevServer(opts: StartDevServerOptions): Promi
   });
   createInterface({ input: child.stderr! }).on('line', (line) => {
     remember(line);
-    // Shutdown is noisy (cancelled polls etc.): keep it at debug once stop() has begun.
-    if (/error/i.test(line) && !stopping) log.warn({ stream: 'stderr' }, line);
+    // The dev server logs routine retries (cancelled polls, "Fail to process task … context canceled")
+    // at WARN: only its ERROR lines are ours to surface, and none once stop() has begun.
+    if (/level=(ERROR|FATAL)|^panic/i.test(line) && !stopping) log.warn({ stream: 'stderr' }, line);
     else log.debug({ stream: 'stderr' }, line);
   });
 

@@ -1,33 +1,10 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { appendAudit, auditHash, canonicalJson, verifyAuditChain, type AuditEntry } from '../runtime/audit.js';
 import { openDatabase, type Database } from '../runtime/db.js';
-
-/** A fresh Postgres database when DATABASE_URL is set (as test/helpers/stack.ts does); PGlite otherwise. */
-async function freshDatabaseUrl(): Promise<{ url?: string; drop(): Promise<void> }> {
-  const base = process.env.DATABASE_URL;
-  if (!base) return { drop: async () => {} };
-  const name = `imflow_u_${crypto.randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
+import { freshDatabase } from './helpers/database.js';
 
 let db: Database;
 let dropDb: () => Promise<void>;
@@ -35,7 +12,7 @@ let dataDir: string;
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'imflow-audit-test-'));
-  const fresh = await freshDatabaseUrl();
+  const fresh = await freshDatabase('imflow_u');
   dropDb = fresh.drop;
   db = await openDatabase({ url: fresh.url, dataDir });
   expect(db.kind).toBe(process.env.DATABASE_URL ? 'postgres' : 'pglite');

@@ -46,6 +46,14 @@ describe('/api/channels', () => {
     expect(bad.body.error).toMatch(/respondTo/);
     expect((await stack.api('PATCH', '/api/channels/fs-sales', { type: 'wecom' })).status).toBe(400);
     expect((await stack.api('PATCH', '/api/channels/nope', { name: 'x' })).status).toBe(404);
+
+    // moving the channel to another server must not carry the stored secret along
+    const moved = await stack.api('PATCH', '/api/channels/fs-sales', { apiBase: 'https://evil.example' });
+    expect(moved.status).toBe(400);
+    expect(moved.body.error).toMatch(/apiBase: points at another server: give appSecret/);
+    const resent = await stack.api('PATCH', '/api/channels/fs-sales', { apiBase: 'https://open.larksuite.com', appSecret: SECRET, verificationToken: null });
+    expect(resent.status).toBe(200);
+    expect(resent.body.apiBase).toBe('https://open.larksuite.com');
   });
 
   it('rejects bad channels with the field named, and duplicates', async () => {
@@ -80,7 +88,7 @@ describe('/api/channels', () => {
     expect((await stack.api('GET', '/api/channels/quiet')).status).toBe(404);
     const { rows } = await stack.imflow.db.pool.query(`SELECT action, subject, detail::text AS detail FROM audit_log WHERE action LIKE 'channel.%' ORDER BY id`);
     expect(rows.map((r) => `${r.action} ${r.subject}`)).toEqual([
-      'channel.create fs-sales', 'channel.update fs-sales', 'channel.create quiet', 'channel.disable quiet', 'channel.enable quiet', 'channel.delete quiet',
+      'channel.create fs-sales', 'channel.update fs-sales', 'channel.update fs-sales', 'channel.create quiet', 'channel.disable quiet', 'channel.enable quiet', 'channel.delete quiet',
     ]);
     expect(rows[0].detail).toContain('appSecret');
     for (const r of rows) expect(r.detail).not.toMatch(/secret-/);

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { memoryStore, openKeyValueStore, type KeyValueStore } from '../runtime/kv.js';
 
 const REDIS_URL = process.env.REDIS_URL;

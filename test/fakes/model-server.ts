@@ -1,13 +1,16 @@
 /**
  * Fake OpenAI-compatible chat completions server (stands in for Ollama / vLLM in tests and benchmarks).
  * Speaks the Chat Completions wire format, including SSE streaming, tool calls, reasoning_content and
- * OpenAI-style error bodies. Behaviour is scripted per model with enqueue()/setDefault().
+ * OpenAI-style error bodies. Behaviour is scripted per model with enqueue()/setDefault(). Like Ollama,
+ * GET /api/ps lists the loaded models: here, every model asked something since the last reset().
  *
  * Standalone: `npx tsx test/fakes/model-server.ts --port 11435 [--host 127.0.0.1]`
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { readBody } from './http.js';
 
 export interface FakeStep {
   text?: string;                 // answer content (default: `fake answer to: <last user message>`)
@@ -44,6 +47,8 @@ export interface FakeModelServerOptions {
 }
 
 const CHUNK_CHARS = 8;
+/** what /api/ps reports each loaded model to hold, all of it in VRAM */
+export const FAKE_MODEL_BYTES = 20_000_000_000;
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u3000-\u303f\uff00-\uffef]/u;
 
 /** Text of a message content: plain string or an array of content parts. */
@@ -102,14 +107,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 export async function startFakeModelServer(opts: FakeModelServerOptions = {}): Promise<FakeModelServer> {
   const queues = new Map<string, FakeStep[]>();
@@ -229,6 +226,18 @@ export async function startFakeModelServer(opts: FakeModelServerOptions = {}): P
     sendJson(res, 200, { object: 'list', data: [...ids].map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })) });
   }
 
+  function ps(res: ServerResponse): void {
+    const lastAsked = new Map(requests.map((r) => [r.model, r.receivedAt]));
+    sendJson(res, 200, {
+      models: [...lastAsked].map(([name, at]) => ({
+        name, model: name, size: FAKE_MODEL_BYTES, digest: createHash('sha256').update(name).digest('hex'),
+        details: { parent_model: '', format: 'gguf', family: name.split(':')[0], families: [name.split(':')[0]], parameter_size: '', quantization_level: 'Q4_K_M' },
+        expires_at: new Date(at + 5 * 60_000).toISOString(), // Ollama unloads an idle model after 5 minutes
+        size_vram: FAKE_MODEL_BYTES, context_length: 4096,
+      })),
+    });
+  }
+
   const server = createServer((req, res) => {
     req.on('error', () => {}); // client resets are expected (aborts, dropConnection)
     res.on('error', () => {});
@@ -237,6 +246,8 @@ export async function startFakeModelServer(opts: FakeModelServerOptions = {}): P
       chat(req, res).catch((err) => sendError(res, 500, `fake server bug: ${(err as Error).message}`, 'internal_error'));
     } else if (req.method === 'GET' && path === '/v1/models') {
       models(res);
+    } else if (req.method === 'GET' && path === '/api/ps') {
+      ps(res);
     } else {
       sendError(res, 404, `Unknown route ${req.method} ${path}`, 'not_found');
     }

@@ -2,10 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { inject } from 'vitest';
 import { parseConfig } from '../../runtime/config.js';
 import { startImflow, type RunningImflow } from '../../runtime/imflow.js';
+import { freshDatabase } from './database.js';
 import { startFakeModelServer, type FakeModelServer, type FakeModelServerOptions } from '../fakes/model-server.js';
 import type { TestNamespace } from './namespaces.js';
 
@@ -25,28 +25,6 @@ export interface Stack {
   sandbox(body: Record<string, unknown>): Promise<{ status: number; body: any }>;
   api(method: string, p: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
-}
-
-/** A fresh Postgres database per stack when DATABASE_URL is set (CI); PGlite otherwise. */
-async function freshDatabase(): Promise<{ url?: string; drop(): Promise<void> }> {
-  const base = process.env.DATABASE_URL;
-  if (!base) return { drop: async () => {} };
-  const name = `imflow_t_${crypto.randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
 }
 
 export function testConfig(fakeBaseUrl: string, extra: Record<string, any> = {}) {
