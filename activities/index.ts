@@ -1,6 +1,7 @@
 import { makeAudit } from './audit.js';
 import { makeCallModel } from './call-model.js';
 import type { ActivityDeps } from './deps.js';
+import { makeAcquireSlot, makeReleaseSlot } from './flow-control.js';
 import { makeLoadSession } from './load-session.js';
 import { makeMatchRule } from './match-rule.js';
 import { makeReply } from './reply.js';
@@ -15,6 +16,8 @@ export function createActivities(deps: ActivityDeps) {
     loadSession: makeLoadSession(deps),
     matchRule: makeMatchRule(deps),
     retrieve: makeRetrieve(),
+    acquireSlot: makeAcquireSlot(deps),
+    releaseSlot: makeReleaseSlot(deps),
     callModel: makeCallModel(deps),
     reply: makeReply(deps),
     saveSession: makeSaveSession(deps),

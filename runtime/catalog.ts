@@ -2,8 +2,14 @@ import type pg from 'pg';
 import type { Db } from './db.js';
 import { inTransaction } from './db.js';
 import {
+  alertsSchema,
+  breakerSchema,
   channelSchema,
+  limitsSchema,
   splitModelRef,
+  type AlertSettings,
+  type BreakerSettings,
+  type LimitSettings,
   type ChannelConfig,
   type ImflowConfig,
   type ModelConfig,
@@ -30,6 +36,9 @@ interface Snapshot {
   channels: Map<string, ChannelConfig>;
   models: ModelDefaults;
   session: ImflowConfig['session'];
+  breaker: BreakerSettings;
+  limits: LimitSettings;
+  alerts: AlertSettings;
   loadedAt: number;
 }
 
@@ -56,6 +65,9 @@ export class Catalog {
       for (const ch of cfg.channels) await this.saveChannel(ch, 'config', c);
       if (cfg.models.default || cfg.models.fallbacks.length) await this.saveModelDefaults(cfg.models, c);
       await putSetting(c, 'session', cfg.session);
+      await putSetting(c, 'breaker', cfg.models.breaker);
+      await putSetting(c, 'limits', cfg.models.limits);
+      await putSetting(c, 'alerts', cfg.alerts);
     });
     this.invalidate();
   }
@@ -161,6 +173,10 @@ export class Catalog {
       ]),
       models: byKey.get('models') ?? { fallbacks: [] },
       session: byKey.get('session') ?? { maxHistoryMessages: 50 },
+      // stored settings are re-read through their schema, so defaults added later apply to old rows
+      breaker: breakerSchema.parse(byKey.get('breaker') ?? {}),
+      limits: limitsSchema.parse(byKey.get('limits') ?? {}),
+      alerts: alertsSchema.parse(byKey.get('alerts') ?? {}),
       loadedAt: Date.now(),
     };
   }
@@ -183,6 +199,18 @@ export class Catalog {
 
   async sessionSettings(): Promise<ImflowConfig['session']> {
     return (await this.snapshot()).session;
+  }
+
+  async breakerSettings(): Promise<BreakerSettings> {
+    return (await this.snapshot()).breaker;
+  }
+
+  async limitSettings(): Promise<LimitSettings> {
+    return (await this.snapshot()).limits;
+  }
+
+  async alertSettings(): Promise<AlertSettings> {
+    return (await this.snapshot()).alerts;
   }
 
   /** The largest context window among configured models: an upper bound for what a session may need. */

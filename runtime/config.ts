@@ -103,14 +103,64 @@ export const channelSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...common, type: z.literal('sandbox') }),
 ]);
 
+/** Circuit breaker per model, shared by all workers: when to stop sending to a failing model. */
+export const breakerSchema = z.strictObject({
+  /** open when errors / calls over the window exceed this share… */
+  errorRate: z.number().min(0).max(1).default(0.05),
+  /** …once at least this many calls were made in the window */
+  minCalls: z.number().int().min(1).max(100_000).default(20),
+  /** or when this many calls time out within the window */
+  timeouts: z.number().int().min(1).max(100_000).default(5),
+  windowSeconds: z.number().int().min(10).max(3600).default(60),
+  /** how long it stays open before one probe call may test the model again */
+  openSeconds: z.number().int().min(1).max(3600).default(30),
+});
+
+const rateAndConcurrency = {
+  /** calls started per second */
+  rps: z.number().int().min(1).max(100_000).optional(),
+  /** calls in flight at once (protects the GPU) */
+  concurrency: z.number().int().min(1).max(100_000).optional(),
+};
+
+/** Flow control: over a limit a message waits (durably, in order) instead of being dropped. */
+export const limitsSchema = z.strictObject({
+  ...rateAndConcurrency,
+  perModel: z.record(modelRef, z.strictObject(rateAndConcurrency)).default({}),
+  /** messages one sender may have answered per minute */
+  perSenderPerMinute: z.number().int().min(1).max(100_000).optional(),
+  /** after waiting this long, the sender is told once that they are queued */
+  queueNoticeAfterSeconds: z.number().int().min(1).max(3600).default(15),
+  queueNotice: z.string().min(1).max(500).default('当前咨询较多，您的消息已排队，请稍候。(Busy right now: your message is queued.)'),
+});
+
+/** Where admins hear about breaker state changes: chats through configured channels and/or webhooks. */
+export const alertsSchema = z.strictObject({
+  webhooks: z.array(z.url({ protocol: /^https?$/ })).max(10).default([]),
+  chats: z
+    .array(
+      z.strictObject({
+        channelId: z.string().min(1).max(64),
+        /** the platform's chat id (group) or user id (direct) to post to */
+        to: z.string().min(1).max(256),
+        chatType: z.enum(['group', 'direct']).default('group'),
+      }),
+    )
+    .max(10)
+    .default([]),
+});
+
 export const configSchema = z
   .strictObject({
     models: z
       .strictObject({
         providers: z.record(providerId, providerSchema).default({}),
         ...modelDefaultsSchema.shape,
+        breaker: breakerSchema.default(breakerSchema.parse({})),
+        limits: limitsSchema.default(limitsSchema.parse({})),
       })
-      .default({ providers: {}, fallbacks: [] }),
+      .default({ providers: {}, fallbacks: [], breaker: breakerSchema.parse({}), limits: limitsSchema.parse({}) }),
+    alerts: alertsSchema.default(alertsSchema.parse({})),
     channels: z.array(channelSchema).default([]),
     // Graph validation lives in pipelines/ (its own issue); here only the outer shape.
     pipelines: z.array(z.looseObject({ id: z.string().min(1).max(64) })).default([]),
@@ -134,19 +184,22 @@ export type ImflowConfig = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type ModelConfig = z.infer<typeof modelSchema>;
 export type ChannelConfig = z.infer<typeof channelSchema>;
+export type BreakerSettings = z.infer<typeof breakerSchema>;
+export type LimitSettings = z.infer<typeof limitsSchema>;
+export type AlertSettings = z.infer<typeof alertsSchema>;
 
 export function splitModelRef(ref: string): { providerId: string; modelId: string } {
   const slash = ref.indexOf('/');
   return { providerId: ref.slice(0, slash), modelId: ref.slice(slash + 1) };
 }
 
-export function findModel(cfg: Pick<ImflowConfig, 'models'>, ref: string): ModelConfig | undefined {
+export function findModel(cfg: { models: Pick<ImflowConfig['models'], 'providers'> }, ref: string): ModelConfig | undefined {
   const { providerId: p, modelId: m } = splitModelRef(ref);
   return cfg.models.providers[p]?.models.find((x) => x.id === m);
 }
 
 /** The default and fallback refs that name no model under `providers`, each with its path ("fallbacks", 0). */
-export function undefinedModelRefs(models: ImflowConfig['models']): { ref: string; path: (string | number)[]; message: string }[] {
+export function undefinedModelRefs(models: Pick<ImflowConfig['models'], 'providers' | 'default' | 'fallbacks'>): { ref: string; path: (string | number)[]; message: string }[] {
   const refs: [string, (string | number)[]][] = models.fallbacks.map((ref, i) => [ref, ['fallbacks', i]]);
   if (models.default) refs.unshift([models.default, ['default']]);
   return refs

@@ -10,7 +10,7 @@ import { SEARCH_ATTRIBUTES } from '../workflows/names.js';
 import { Catalog } from './catalog.js';
 import { ConfigError, type ImflowConfig } from './config.js';
 import { openDatabase, type Database } from './db.js';
-import { openKeyValueStore, type KeyValueStore } from './kv.js';
+import { connectKeyValueStore, type KeyValueStore } from './kv.js';
 import { logger } from './logger.js';
 import { persistentSecret, SecretBox } from './secrets.js';
 import { findTemporalCli, startTemporalDevServer, type DevServer } from './temporal-server.js';
@@ -92,7 +92,7 @@ export async function startImflow(o: ImflowOptions): Promise<RunningImflow> {
 
     const db = await openDatabase({ url: o.databaseUrl, dataDir: o.dataDir });
     cleanups.push(() => db.close());
-    const kv = openKeyValueStore(o.redisUrl);
+    const kv = await connectKeyValueStore(o.redisUrl);
     cleanups.push(() => kv.close());
     const catalog = new Catalog(db.pool, new SecretBox(secretKey.value));
     await catalog.upsertFromConfig(o.config);

@@ -32,6 +32,16 @@ describe('model failures', () => {
     expect(stack.fake.requestsFor('qwen2:7b').filter((r) => r.messages.at(-1).content === 'retry me')).toHaveLength(0);
   });
 
+  it('429 with Retry-After: the retry waits as long as the model server asked', async () => {
+    stack.fake.enqueue('qwen3:32b', { status: 429, errorMessage: 'slow down', headers: { 'retry-after': '3' } });
+    const { body } = await stack.sandbox({ text: 'rate limited', conversationId: uniq('c') });
+    expect(body.reply).toEqual({ text: 'fake answer to: rate limited', model: 'fake/qwen3:32b' });
+    const calls = stack.fake.requestsFor('qwen3:32b').filter((r) => r.messages.at(-1).content === 'rate limited');
+    expect(calls).toHaveLength(2);
+    // the default backoff would retry after 1 s; Retry-After said 3
+    expect(calls[1]!.receivedAt - calls[0]!.receivedAt).toBeGreaterThanOrEqual(2900);
+  });
+
   it('a primary model that is down is replaced by the fallback', async () => {
     const { body } = await stack.sandbox({ text: 'is anyone there', conversationId: uniq('c'), model: 'down/gone' });
     expect(body.status).toBe('replied');

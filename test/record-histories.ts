@@ -28,7 +28,8 @@ const server = await startTemporalDevServer({
 });
 const fake = await startFakeModelServer();
 const config = parseConfig({
-  ...testConfig(fake.baseURL),
+  // one model call at a time, so the queued scenario below has to wait (and is told so)
+  ...testConfig(fake.baseURL, { limits: { concurrency: 1, queueNoticeAfterSeconds: 1 } }),
   channels: [{ id: 'mention-only', type: 'sandbox', respondTo: 'mention' }],
 });
 const imflow = await startImflow({ mode: 'all', config, dataDir: dir, port: 0, temporalAddress: server.address, adminToken: 'record' });
@@ -72,6 +73,16 @@ try {
     fake.enqueue('qwen3:32b', { status: 400 });
     fake.enqueue('qwen2:7b', { status: 400 });
   });
+  // message: one that waits for a model slot behind a slow call, and gets the queue notice
+  fake.enqueue('qwen3:32b', { firstTokenDelayMs: 2500 });
+  const slow = inbound({ conversationId: 'recorded-slow', platformMessageId: 'm-slow', text: '慢' });
+  const queued = inbound({ conversationId: 'recorded-queued', platformMessageId: 'm-queued', text: '排队' });
+  await ingestMessage(client, slow);
+  while (!fake.requests.some((r) => r.messages.at(-1).content === '慢')) await new Promise((r) => setTimeout(r, 20));
+  await ingestMessage(client, queued);
+  for (const m of [slow, queued]) await waitForResult(`msg:sandbox:${m.platformMessageId}`);
+  await save('message-queued', 'msg:sandbox:m-queued');
+
   await save('message-replied', 'msg:sandbox:m-plain');
   await save('message-fallback', 'msg:sandbox:m-fallback');
   await save('message-ignored', 'msg:mention-only:m-ignored');

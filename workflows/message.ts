@@ -5,11 +5,14 @@ import {
   ApplicationFailure,
   defineQuery,
   proxyActivities,
+  patched,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { SlotRequest } from '../activities/flow-control.js';
 import type { Activities } from '../activities/index.js';
 import { PipelineId } from './names.js';
 import type { InboundMessage, MessageResult, ModelAnswer, RunStatus, StepName, TraceStep } from './types.js';
@@ -84,10 +87,43 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
     return result;
   }
 
+  // Flow control came after the first release: runs recorded before it replay without it.
+  const flowControl = patched('flow-control');
+  let queuedSince: number | undefined;
+  let noticeSent = false;
+
+  /** Waits (on durable timers) until flow control lets this message or model call go ahead. */
+  async function waitForSlot(request: SlotRequest) {
+    if (!flowControl) return;
+    const startedAt = Date.now();
+    let attempts = 0;
+    let limit: string | undefined;
+    for (;;) {
+      const answer = await local.acquireSlot(request);
+      if (answer.granted) break;
+      state.currentStep = 'queue';
+      limit = answer.limit;
+      queuedSince ??= startedAt;
+      if (!noticeSent && Date.now() - queuedSince >= answer.notice.afterMs) {
+        noticeSent = true;
+        // tell the sender once; a notice that cannot be sent must not cost them the answer
+        await outbound.reply({ message: msg, text: answer.notice.text, idempotencyKey: `${workflowId}#queued` }).catch(() => undefined);
+      }
+      // back off gently on long waits, so a queued run does not fill its history with polls
+      await sleep(Math.min(answer.retryAfterMs * 1.2 ** attempts, 2000));
+      attempts++;
+    }
+    if (attempts) {
+      const input = request.kind === 'model' ? { model: request.model } : { sender: msg.senderId };
+      state.trace.push({ step: 'queue', status: 'ok', startedAt, durationMs: Date.now() - startedAt, input, output: { attempts, limit, noticeSent } });
+    }
+  }
+
   const verdict = await step('verify', { channelId: msg.channelId, senderId: msg.senderId }, () => local.verify(msg));
   if (!verdict.allowed) return finish('ignored');
 
   try {
+    await waitForSlot({ kind: 'sender', senderKey: `${msg.channelId}:${msg.senderId}`, holder: workflowId });
     const session = await step('loadSession', { sessionKey: verdict.sessionKey }, () => local.loadSession(verdict.sessionKey), (s) => ({
       source: s.source,
       messages: s.history.length,
@@ -96,18 +132,23 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
     upsertSearchAttributes([{ key: PipelineId, value: rule.pipelineId }]);
     const retrieval = await step('retrieve', { pipelineId: rule.pipelineId }, () => local.retrieve({ message: msg, rule }));
 
-    const answer = await callModelWithFallback(rule.models, async (ref, hasFallback) =>
-      step('callModel', { model: ref, historyMessages: session.history.length }, () =>
-        model.callModel({
-          model: ref,
-          systemPrompt: rule.systemPrompt,
-          history: session.history,
-          userText: msg.text,
-          context: retrieval.context,
-          hasFallback,
-        }),
-      ),
-    );
+    const answer = await callModelWithFallback(rule.models, async (ref, hasFallback) => {
+      await waitForSlot({ kind: 'model', model: ref, holder: workflowId });
+      try {
+        return await step('callModel', { model: ref, historyMessages: session.history.length }, () =>
+          model.callModel({
+            model: ref,
+            systemPrompt: rule.systemPrompt,
+            history: session.history,
+            userText: msg.text,
+            context: retrieval.context,
+            hasFallback,
+          }),
+        );
+      } finally {
+        if (flowControl) await local.releaseSlot({ model: ref, holder: workflowId });
+      }
+    });
     skip('callTool', 'no tools configured for this pipeline');
 
     await step('reply', { text: answer.text }, () => outbound.reply({ message: msg, text: answer.text, idempotencyKey: workflowId }));

@@ -36,6 +36,7 @@ export interface ChatMessage {
 export type StepName =
   | 'verify'
   | 'loadSession'
+  | 'queue'
   | 'matchRule'
   | 'retrieve'
   | 'callModel'

@@ -45,8 +45,11 @@ export function testConfig(fakeBaseUrl: string, extra: Record<string, any> = {})
       },
       default: extra.default ?? PRIMARY,
       fallbacks: extra.fallbacks ?? [FALLBACK],
+      ...(extra.breaker && { breaker: extra.breaker }),
+      ...(extra.limits && { limits: extra.limits }),
     },
     channels: extra.channels ?? [],
+    ...(extra.alerts && { alerts: extra.alerts }),
   };
 }
 
