@@ -1,6 +1,8 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import OpenAI from 'openai';
+import { createAlerter } from '../runtime/alerts.js';
+import { CircuitBreaker, verdictOf } from '../runtime/breaker.js';
 import type { Db } from '../runtime/db.js';
 import { logger } from '../runtime/logger.js';
 import { modelCalls, modelFirstToken, modelLatency, modelTokens } from '../runtime/metrics.js';
@@ -23,12 +25,33 @@ export interface CallModelInput {
  * One streamed chat completion against an OpenAI-compatible server (Ollama, vLLM, …). The `openai`
  * package's own retries are off: Temporal's retry policy owns them. Heartbeats every second, so a
  * worker that dies mid-call is noticed within the heartbeat timeout and the call runs again elsewhere.
+ * A model whose circuit breaker is open is not called: CircuitOpen is non-retryable, so the workflow
+ * moves to the next model in the chain at once.
  */
-export const makeCallModel = ({ catalog, db }: Pick<ActivityDeps, 'catalog' | 'db'>) =>
-  async function callModel(input: CallModelInput): Promise<ModelAnswer> {
+export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 'catalog' | 'db' | 'kv' | 'channels'>) => {
+  const alert = createAlerter({ db, kv, catalog, channels });
+  const breaker = new CircuitBreaker({
+    kv,
+    settings: () => catalog.breakerSettings(),
+    // admins hear about it in the background: the call that tripped the breaker does not wait
+    onTransition: (t) => void alert(t).catch((err: Error) => logger.warn({ err: err.message, model: t.model }, 'breaker alert failed')),
+  });
+  return async function callModel(input: CallModelInput): Promise<ModelAnswer> {
     const resolved = await catalog.resolveModel(input.model);
     if (!resolved) throw ApplicationFailure.nonRetryable(`model "${input.model}" is not configured`, 'UnknownModel');
     const { provider, model, providerId } = resolved;
+    const admission = await breaker.admit(input.model, provider.baseUrl, model.timeoutMs);
+    // The last model in the chain is called even while its breaker is open: refusing it would leave the
+    // message unanswered for sure. Such a call is not the probe and is not counted.
+    if (!admission.allowed && input.hasFallback) {
+      const since = new Date(admission.since).toISOString();
+      throw ApplicationFailure.nonRetryable(`${input.model}: circuit breaker ${admission.state} since ${since} (${admission.reason}): not called`, 'CircuitOpen');
+    }
+    /** feeds the breaker (no failure: a success); awaited on failures only, so an answer never waits on Redis */
+    const judge = (failure?: Error) => {
+      const type = failure instanceof ApplicationFailure ? (failure.type ?? undefined) : undefined;
+      return breaker.record(admission.allowed ? admission.permit : undefined, failure ? verdictOf(type) : 'success', type);
+    };
     const prompt = buildPrompt({ ...input, contextWindow: model.contextWindow, maxTokens: model.maxTokens });
 
     const ctx = Context.current();
@@ -95,6 +118,7 @@ export const makeCallModel = ({ catalog, db }: Pick<ActivityDeps, 'catalog' | 'd
     } catch (err) {
       const failure = classify(err, abort.signal.reason, input);
       settle(outcomeOf(failure), failure);
+      await judge(failure);
       throw failure;
     } finally {
       clearInterval(beat);
@@ -107,9 +131,11 @@ export const makeCallModel = ({ catalog, db }: Pick<ActivityDeps, 'catalog' | 'd
     if (!text) {
       const failure = ApplicationFailure.retryable(`model ${input.model} returned an empty answer`, 'EmptyAnswer');
       settle('empty', failure);
+      await judge(failure);
       throw failure;
     }
     const latencyMs = settle('ok');
+    void judge();
     modelLatency.observe({ model: input.model }, latencyMs / 1000);
     const allReasoning = [reasoning, thinking].filter(Boolean).join('\n');
     return {
@@ -124,6 +150,7 @@ export const makeCallModel = ({ catalog, db }: Pick<ActivityDeps, 'catalog' | 'd
       reasoning: allReasoning ? allReasoning.slice(0, 4000) : undefined,
     };
   };
+};
 
 type Outcome = 'ok' | 'error' | 'timeout' | 'empty' | 'cancelled';
 

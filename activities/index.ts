@@ -15,7 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     verify: makeVerify(deps),
     loadSession: makeLoadSession(deps),
     matchRule: makeMatchRule(deps),
-    retrieve: makeRetrieve(),
+    retrieve: makeRetrieve(deps),
     acquireSlot: makeAcquireSlot(deps),
     releaseSlot: makeReleaseSlot(deps),
     callModel: makeCallModel(deps),

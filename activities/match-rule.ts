@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { defaultPipelineBases } from '../knowledge/store.js';
 import type { InboundMessage, RuleMatch } from '../workflows/types.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -7,9 +8,10 @@ export const DEFAULT_SYSTEM_PROMPT =
 
 /**
  * Picks the pipeline for a message. Until published pipelines exist, every message takes the default
- * pipeline: the configured default model and its fallbacks (a sandbox run may name its own model first).
+ * pipeline: the configured default model and its fallbacks (a sandbox run may name its own model first),
+ * retrieving from the knowledge bases attached to the default pipeline.
  */
-export const makeMatchRule = ({ catalog }: Pick<ActivityDeps, 'catalog'>) =>
+export const makeMatchRule = ({ catalog, db }: Pick<ActivityDeps, 'catalog' | 'db'>) =>
   async function matchRule(msg: InboundMessage): Promise<RuleMatch> {
     const chain = await catalog.modelChain();
     if (msg.model && !(await catalog.resolveModel(msg.model))) {
@@ -22,5 +24,6 @@ export const makeMatchRule = ({ catalog }: Pick<ActivityDeps, 'catalog'>) =>
       reason: msg.pipelineId ? `pipeline "${msg.pipelineId}" requested, but no pipelines are published yet: default pipeline` : 'no published pipeline matched: default pipeline',
       models,
       systemPrompt: DEFAULT_SYSTEM_PROMPT,
+      knowledgeBases: await defaultPipelineBases(db),
     };
   };

@@ -10,6 +10,7 @@ import type { KeyValueStore } from '../runtime/kv.js';
 import { requireAdmin } from './auth.js';
 import { channelsRouter } from './channels.js';
 import { healthRouter } from './health.js';
+import { knowledgeRouter } from './knowledge.js';
 import { errorHandler, HttpError } from './http-errors.js';
 import { modelsRouter } from './models.js';
 import { runsRouter } from './runs.js';
@@ -43,6 +44,7 @@ export function createApp(deps: ApiDeps): express.Express {
   api.use(runsRouter(deps));
   api.use(channelsRouter(deps));
   api.use(modelsRouter(deps));
+  api.use(knowledgeRouter(deps));
   api.use((req) => {
     throw new HttpError(404, `no such API route: ${req.method} ${req.path}`);
   });

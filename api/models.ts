@@ -10,6 +10,7 @@ import {
   type ProviderConfig,
 } from '../runtime/config.js';
 import type { Db } from '../runtime/db.js';
+import type { KeyValueStore } from '../runtime/kv.js';
 import { modelHealth } from '../runtime/model-health.js';
 import { adminAudit, validated } from './admin.js';
 import { HttpError } from './http-errors.js';
@@ -32,11 +33,12 @@ function assertRefsKept(providers: Record<string, ProviderConfig>, defaults: Mod
 }
 
 /**
- * /api/models: the model providers in the seed's shape, their default and fallbacks, and their health.
+ * /api/models: the model providers in the seed's shape, their default and fallbacks, and their health
+ * (call figures, breaker states, recent alerts).
  * API keys are write-only and sealed at rest. Providers named in the config file are rewritten from it
  * at every start (config-as-code); ones added here stay until deleted.
  */
-export function modelsRouter(deps: { db: Db; catalog: Catalog }): Router {
+export function modelsRouter(deps: { db: Db; catalog: Catalog; kv: KeyValueStore }): Router {
   const router = Router();
   const audit = adminAudit(deps.db);
 

@@ -275,9 +275,8 @@ async function sendByOpenApi(ch: DingTalkChannel, to: InboundMessage, part: Outb
     path = '/v1.0/robot/groupMessages/send';
     body = { robotCode, openConversationId: to.conversationId, msgKey, msgParam };
   } else {
-    if (!target.senderStaffId) throw new SendRejected('direct reply needs the sender\'s staffId, which the message did not carry');
     path = '/v1.0/robot/oToMessages/batchSend';
-    body = { robotCode, userIds: [target.senderStaffId], msgKey, msgParam };
+    body = { robotCode, userIds: [staffIdOf(to)], msgKey, msgParam };
   }
   const url = new URL(path, ch.apiBase).toString();
   const appKey = ch.appKey;
@@ -303,7 +302,7 @@ async function sendByOpenApi(ch: DingTalkChannel, to: InboundMessage, part: Outb
       throw new SendRejected(`${path}: HTTP ${r.status}: ${code ?? 'error'}: ${String(r.body?.message ?? '').slice(0, 200)}`, r.status);
     },
   );
-  const staffId = target.senderStaffId;
+  const staffId = to.chatType === 'group' ? target.senderStaffId : staffIdOf(to);
   if (staffId && Array.isArray(res?.flowControlledStaffIdList) && res.flowControlledStaffIdList.includes(staffId)) {
     throw new Error(`${path}: sender is flow-controlled, try again later`);
   }
@@ -311,4 +310,9 @@ async function sendByOpenApi(ch: DingTalkChannel, to: InboundMessage, part: Outb
     throw new SendRejected(`${path}: the robot cannot reach this user (invalidStaffIdList)`);
   }
   return typeof res?.processQueryKey === 'string' ? res.processQueryKey : undefined;
+}
+
+/** Whom a direct message goes to: the inbound sender's staffId, or (proactive sends such as alerts) its senderId. */
+function staffIdOf(to: InboundMessage): string {
+  return to.replyTarget?.senderStaffId ?? to.senderId;
 }

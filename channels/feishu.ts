@@ -1,5 +1,6 @@
 // Feishu / Lark custom app bot: event subscription v2.0 over HTTP (`im.message.receive_v1`), answered
-// through the reply API with a tenant access token. Wire formats: docs protocols.md §2.
+// through the reply API with a tenant access token; proactive sends (alerts) go through the send API.
+// Wire formats: docs protocols.md §2.
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { ChannelConfig } from '../runtime/config.js';
@@ -264,25 +265,32 @@ export const feishuChannel: ChannelAdapter<Record<string, unknown>> = {
   async send(channel, to, reply, { kv }) {
     const cfg = feishuConfig(channel);
     const messageId = to.replyTarget?.messageId;
-    if (!messageId) throw new SendRejected('no Feishu message_id to reply to');
+    // An answer replies to its message. Without one (an alert to a configured chat) the message goes to the
+    // chat itself: a group by chat_id, a person by open_id.
+    const [where, url, receiver] = messageId
+      ? ['im/v1/messages/reply', `${cfg.apiBase}/open-apis/im/v1/messages/${encodeURIComponent(messageId)}/reply`, {}]
+      : to.chatType === 'group'
+        ? ['im/v1/messages', `${cfg.apiBase}/open-apis/im/v1/messages?receive_id_type=chat_id`, { receive_id: to.conversationId }]
+        : ['im/v1/messages', `${cfg.apiBase}/open-apis/im/v1/messages?receive_id_type=open_id`, { receive_id: to.senderId }];
     // In a group the answer @-mentions the asker, so they are notified among everyone else's messages.
-    const mention = to.chatType === 'group' && /^[\w-]{1,128}$/.test(to.senderId) ? `<at user_id="${to.senderId}"></at> ` : '';
+    const mention = messageId && to.chatType === 'group' && /^[\w-]{1,128}$/.test(to.senderId) ? `<at user_id="${to.senderId}"></at> ` : '';
     const parts = splitByBytes(reply.text, MAX_PART_BYTES);
     let platformMessageId: string | undefined;
     for (const [i, part] of parts.entries()) {
       const body = {
+        ...receiver,
         msg_type: 'text',
         content: JSON.stringify({ text: i === 0 ? mention + part : part }),
         // per part, so a retry after a partial send re-sends nothing Feishu already has
         uuid: replyUuid(reply.idempotencyKey, i),
       };
       platformMessageId = await withAccessToken(kv, `feishu:${cfg.id}`, () => issueToken(cfg), async (token) => {
-        const res = await callPlatform<FeishuAnswer>(`${cfg.apiBase}/open-apis/im/v1/messages/${encodeURIComponent(messageId)}/reply`, {
+        const res = await callPlatform<FeishuAnswer>(url, {
           body,
           headers: { authorization: `Bearer ${token}` },
           returnClientErrors: true,
         });
-        const answer = classify('im/v1/messages/reply', res, true);
+        const answer = classify(where, res, true);
         if (answer === 'expired') return 'expired';
         const data = answer.data as { message_id?: unknown } | undefined;
         return typeof data?.message_id === 'string' ? data.message_id : undefined;

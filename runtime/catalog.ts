@@ -68,6 +68,7 @@ export class Catalog {
       await putSetting(c, 'breaker', cfg.models.breaker);
       await putSetting(c, 'limits', cfg.models.limits);
       await putSetting(c, 'alerts', cfg.alerts);
+      await putSetting(c, 'knowledge', cfg.knowledge); // read by knowledge/store.ts
     });
     this.invalidate();
   }

@@ -150,6 +150,27 @@ export const alertsSchema = z.strictObject({
     .default([]),
 });
 
+/** Knowledge bases: defaults for new bases (chunking, embedding model) and for retrieval (docs/knowledge.md). */
+export const knowledgeSchema = z
+  .strictObject({
+    embedding: z
+      .strictObject({
+        /** an OpenAI-compatible /v1/embeddings model ("<providerId>/<modelId>"); unset: lexical retrieval only */
+        model: modelRef.optional(),
+        /** expected vector length; a model answering with another length fails indexing instead of mixing spaces */
+        dimensions: z.number().int().min(2).max(8192).optional(),
+      })
+      .default({}),
+    /** characters per chunk, and how many characters of the previous chunk each one repeats */
+    chunkSize: z.number().int().min(100).max(8000).default(800),
+    chunkOverlap: z.number().int().min(0).max(4000).default(120),
+    /** chunks handed to the model per message */
+    topK: z.number().int().min(1).max(50).default(5),
+    /** fused score floor, 0..1 (1 = ranked first by every retriever) */
+    minScore: z.number().min(0).max(1).default(0),
+  })
+  .refine((k) => k.chunkOverlap < k.chunkSize, { path: ['chunkOverlap'], message: 'chunkOverlap must be less than chunkSize' });
+
 export const configSchema = z
   .strictObject({
     models: z
@@ -161,6 +182,7 @@ export const configSchema = z
       })
       .default({ providers: {}, fallbacks: [], breaker: breakerSchema.parse({}), limits: limitsSchema.parse({}) }),
     alerts: alertsSchema.default(alertsSchema.parse({})),
+    knowledge: knowledgeSchema.default(knowledgeSchema.parse({})),
     channels: z.array(channelSchema).default([]),
     // Graph validation lives in pipelines/ (its own issue); here only the outer shape.
     pipelines: z.array(z.looseObject({ id: z.string().min(1).max(64) })).default([]),
@@ -187,6 +209,7 @@ export type ChannelConfig = z.infer<typeof channelSchema>;
 export type BreakerSettings = z.infer<typeof breakerSchema>;
 export type LimitSettings = z.infer<typeof limitsSchema>;
 export type AlertSettings = z.infer<typeof alertsSchema>;
+export type KnowledgeSettings = z.infer<typeof knowledgeSchema>;
 
 export function splitModelRef(ref: string): { providerId: string; modelId: string } {
   const slash = ref.indexOf('/');

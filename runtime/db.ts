@@ -24,7 +24,9 @@ export async function openDatabase(opts: { url?: string; dataDir: string }): Pro
   const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
   const dir = path.join(opts.dataDir, 'pg');
   fs.mkdirSync(dir, { recursive: true });
-  const pglite = await PGlite.create(dir);
+  // pgvector ships as a PGlite extension; loading it makes `CREATE EXTENSION vector` (005_knowledge.sql) available
+  const { vector } = await import('@electric-sql/pglite-pgvector');
+  const pglite = await PGlite.create(dir, { extensions: { vector } });
   const pool = new pg.Pool(createPgConfig(pglite) as unknown as pg.PoolConfig);
   await migrate(pool);
   return {

@@ -61,3 +61,31 @@ export const modelTokens = new client.Counter({
   labelNames: ['model', 'kind'] as const,
   registers: [registry],
 });
+
+export const modelBreakerState = new client.Gauge({
+  name: 'imflow_model_breaker_state',
+  help: 'Circuit breaker per model as this process last saw it: 0 closed, 1 half-open, 2 open',
+  labelNames: ['model'] as const,
+  registers: [registry],
+});
+
+export const modelBreakerTransitions = new client.Counter({
+  name: 'imflow_model_breaker_transitions_total',
+  help: 'Breaker state changes decided by this process (each change is decided by exactly one process)',
+  labelNames: ['model', 'from', 'to'] as const,
+  registers: [registry],
+});
+
+export const modelBreakerRejected = new client.Counter({
+  name: 'imflow_model_breaker_rejected_total',
+  help: 'Model calls not made because the breaker was open (the next model in the chain took them)',
+  labelNames: ['model'] as const,
+  registers: [registry],
+});
+
+export const alertsDelivered = new client.Counter({
+  name: 'imflow_alerts_total',
+  help: 'Admin alerts by target kind (webhook, chat) and result (delivered, failed)',
+  labelNames: ['kind', 'status'] as const,
+  registers: [registry],
+});

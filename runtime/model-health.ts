@@ -1,7 +1,10 @@
 import { z } from 'zod';
+import { recentAlerts } from './alerts.js';
+import { CircuitBreaker, type BreakerStatus } from './breaker.js';
 import type { Catalog } from './catalog.js';
 import type { ProviderConfig } from './config.js';
 import type { Db } from './db.js';
+import type { KeyValueStore } from './kv.js';
 
 export interface ModelHealth {
   requests: number;
@@ -14,6 +17,17 @@ export interface ModelHealth {
   /** completion tokens per second of generation (after the first token) */
   tokensPerSecond: number | null;
   lastError: { at: Date; type: string | null; message: string | null } | null;
+  /** shared by all workers; 'unknown' while its store is unreachable (calls then go through unguarded) */
+  breaker: BreakerStatus | UnknownBreaker;
+}
+
+interface UnknownBreaker {
+  state: 'unknown';
+  since: null;
+  reason: string;
+  windowCalls: null;
+  windowErrors: null;
+  windowTimeouts: null;
 }
 
 export interface LoadedModel {
@@ -33,25 +47,37 @@ const PROBE_TIMEOUT_MS = 2000;
 
 /**
  * GET /api/models/health: per configured model, figures over the last `minutes` from model_calls (one
- * row per attempt); per provider, what its server exposes. A slow or absent server never fails it.
+ * row per attempt) and its circuit breaker as it stands; per provider, what its server exposes; the
+ * latest admin alerts. A slow or absent server never fails it.
  */
-export async function modelHealth(deps: { db: Db; catalog: Catalog }, minutes: number) {
+export async function modelHealth(deps: { db: Db; catalog: Catalog; kv: KeyValueStore }, minutes: number) {
   const providers = await deps.catalog.listProviders();
-  const [stats, runtime] = await Promise.all([
+  const breaker = new CircuitBreaker({ kv: deps.kv, settings: () => deps.catalog.breakerSettings() });
+  const refs = Object.entries(providers).flatMap(([id, p]) => p.models.map((m) => ({ ref: `${id}/${m.id}`, server: p.baseUrl })));
+  const [stats, runtime, breakers, alerts] = await Promise.all([
     callStats(deps.db, minutes),
     Promise.all(Object.entries(providers).map(async ([id, p]) => [id, await probeOllama(p)] as const)),
+    Promise.all(refs.map(({ ref, server }) => breaker.status(ref, server).catch((err: Error) => unknownBreaker(err)))),
+    recentAlerts(deps.db),
   ]);
   const models: Record<string, ModelHealth> = {};
-  for (const [id, p] of Object.entries(providers)) {
-    for (const m of p.models) {
-      const ref = `${id}/${m.id}`;
-      models[ref] = stats.get(ref) ?? {
-        requests: 0, errors: 0, errorRate: null, latencyMs: { p50: null, p95: null }, firstTokenMs: { p50: null }, tokensPerSecond: null, lastError: null,
-      };
-    }
-  }
-  return { windowMinutes: minutes, models, providers: Object.fromEntries(runtime) };
+  refs.forEach(({ ref }, i) => {
+    const calls = stats.get(ref) ?? {
+      requests: 0, errors: 0, errorRate: null, latencyMs: { p50: null, p95: null }, firstTokenMs: { p50: null }, tokensPerSecond: null, lastError: null,
+    };
+    models[ref] = { ...calls, breaker: breakers[i]! };
+  });
+  return { windowMinutes: minutes, models, providers: Object.fromEntries(runtime), alerts };
 }
+
+const unknownBreaker = (err: Error): UnknownBreaker => ({
+  state: 'unknown',
+  since: null,
+  reason: `breaker store unavailable (${err.message}): calls are not guarded`,
+  windowCalls: null,
+  windowErrors: null,
+  windowTimeouts: null,
+});
 
 // percentile_cont ignores nulls, so time to first token counts only calls that got one.
 const STATS_SQL = `
@@ -73,7 +99,7 @@ const STATS_SQL = `
   )
   SELECT s.*, e.at AS error_at, e.error_type, e.error_message FROM s LEFT JOIN e USING (model)`;
 
-async function callStats(db: Db, minutes: number): Promise<Map<string, ModelHealth>> {
+async function callStats(db: Db, minutes: number): Promise<Map<string, Omit<ModelHealth, 'breaker'>>> {
   const { rows } = await db.query(STATS_SQL, [minutes]);
   const round = (v: unknown, digits = 0) => (v === null ? null : Number(Number(v).toFixed(digits)));
   return new Map(

@@ -84,11 +84,31 @@ export interface RuleMatch {
   /** ordered: primary first, then fallbacks */
   models: string[];
   systemPrompt?: string;
+  /** knowledge bases the retrieve step searches (absent in runs recorded before knowledge bases) */
+  knowledgeBases?: string[];
+}
+
+/** One retrieved chunk: where it is, not what it says (document text stays out of workflow history). */
+export interface RetrievalHit {
+  /** its number in the context: "[1] …" */
+  source: number;
+  documentId: string;
+  documentName: string;
+  /** chunk ordinal within the document, and its character offsets in the parsed text */
+  position: number;
+  start: number;
+  end: number;
+  /** fused score: 1 = ranked first by every retriever that ran */
+  score: number;
+  via: ('lexical' | 'dense')[];
 }
 
 export interface Retrieval {
-  hits: { documentId: string; position: number; score: number }[];
+  hits: RetrievalHit[];
   context: string;
+  mode?: 'lexical' | 'hybrid';
+  /** why retrieval was less than hybrid, e.g. no embedding model configured */
+  note?: string;
 }
 
 export interface ModelAnswer {

@@ -1,7 +1,8 @@
 /**
  * Fake OpenAI-compatible chat completions server (stands in for Ollama / vLLM in tests and benchmarks).
  * Speaks the Chat Completions wire format, including SSE streaming, tool calls, reasoning_content and
- * OpenAI-style error bodies. Behaviour is scripted per model with enqueue()/setDefault(). Like Ollama,
+ * OpenAI-style error bodies. Behaviour is scripted per model with enqueue()/setDefault(). POST /v1/embeddings
+ * answers with deterministic vectors (see fakeEmbedding: texts sharing words are close). Like Ollama,
  * GET /api/ps lists the loaded models: here, every model asked something since the last reset().
  *
  * Standalone: `npx tsx test/fakes/model-server.ts --port 11435 [--host 127.0.0.1]`
@@ -28,10 +29,13 @@ export interface RecordedRequest {
   model: string; messages: any[]; stream: boolean; tools?: any[]; body: any;
   headers: Record<string, string | string[] | undefined>; receivedAt: number; aborted: boolean;
 }
+export interface RecordedEmbeddingRequest { model: string; input: string[]; receivedAt: number }
 export interface FakeModelServer {
   baseURL: string;               // e.g. http://127.0.0.1:PORT/v1
   port: number;
   requests: RecordedRequest[];
+  /** POST /v1/embeddings calls (kept apart from chat requests) */
+  embeddingRequests: RecordedEmbeddingRequest[];
   /** queue steps for a model id ('*' = any model); each request consumes the first queued step for its model, else the default */
   enqueue(model: string, ...steps: FakeStep[]): void;
   /** the behaviour used when no step is queued for a model ('*' = any model) */
@@ -44,6 +48,8 @@ export interface FakeModelServerOptions {
   port?: number; host?: string;
   defaultDelayMs?: number;                 // firstTokenDelayMs for steps that do not set one
   contextWindow?: Record<string, number>;  // model id ('*' = any) -> max prompt tokens
+  embeddingDimensions?: number;            // vector length when the request names none (default 256)
+  embeddingDelayMs?: number;               // delay before each embeddings response
 }
 
 const CHUNK_CHARS = 8;
@@ -77,6 +83,25 @@ function pieces(text: string, size = CHUNK_CHARS): string[] {
   const out: string[] = [];
   for (let i = 0; i < cps.length; i += size) out.push(cps.slice(i, i + size).join(''));
   return out;
+}
+
+/**
+ * A deterministic stand-in for an embedding model: a hashed bag of the text's features (lower-cased
+ * Latin words and digit runs, CJK characters and character bigrams: 开票时效 and 开具时效 share 时效), normalised.
+ * Texts sharing words point in similar directions; unrelated texts are nearly orthogonal.
+ */
+export function fakeEmbedding(text: string, dimensions = 256): number[] {
+  const v = new Array<number>(dimensions).fill(0);
+  const features = [...(text.toLowerCase().match(/[a-z]+|[0-9]+/g) ?? [])];
+  const cjk = Array.from(text).filter((ch) => CJK.test(ch) && !/[\u3000-\u303f\uff00-\uffef]/u.test(ch));
+  features.push(...cjk);
+  for (let i = 0; i + 1 < cjk.length; i++) features.push(cjk[i]! + cjk[i + 1]!);
+  for (const f of features) {
+    const h = createHash('sha256').update(f).digest();
+    v[h.readUInt32BE(0) % dimensions]! += h[4]! & 1 ? 1 : -1;
+  }
+  const norm = Math.sqrt(v.reduce((n, x) => n + x * x, 0));
+  return norm ? v.map((x) => x / norm) : v;
 }
 
 function errorType(status: number): string {
@@ -113,6 +138,7 @@ export async function startFakeModelServer(opts: FakeModelServerOptions = {}): P
   const defaults = new Map<string, FakeStep>();
   const seenModels = new Set<string>();
   const requests: RecordedRequest[] = [];
+  const embeddingRequests: RecordedEmbeddingRequest[] = [];
   let closing = false;
   let seq = 0;
 
@@ -220,6 +246,31 @@ export async function startFakeModelServer(opts: FakeModelServerOptions = {}): P
     res.end('data: [DONE]\n\n');
   }
 
+  async function embeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body: any;
+    try {
+      body = JSON.parse(await readBody(req));
+    } catch (err) {
+      return sendError(res, 400, `Invalid JSON body: ${(err as Error).message}`, 'invalid_json');
+    }
+    const input: unknown = body?.input;
+    const texts = typeof input === 'string' ? [input] : Array.isArray(input) && input.every((t) => typeof t === 'string') ? (input as string[]) : undefined;
+    if (typeof body?.model !== 'string' || !texts?.length) {
+      return sendError(res, 400, "'model' (string) and 'input' (string or array of strings) are required", 'invalid_request');
+    }
+    const dims = Number.isInteger(body.dimensions) && body.dimensions > 0 ? body.dimensions : (opts.embeddingDimensions ?? 256);
+    embeddingRequests.push({ model: body.model, input: texts, receivedAt: Date.now() });
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    await sleep(opts.embeddingDelayMs ?? 0, gone.signal);
+    const tokens = texts.reduce((n, t) => n + Math.ceil(textTokens(t)), 0);
+    sendJson(res, 200, {
+      object: 'list', model: body.model,
+      data: texts.map((t, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(t, dims) })),
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    });
+  }
+
   function models(res: ServerResponse): void {
     const ids = new Set([...seenModels, ...queues.keys(), ...defaults.keys()]);
     ids.delete('*');
@@ -244,6 +295,8 @@ export async function startFakeModelServer(opts: FakeModelServerOptions = {}): P
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'POST' && path === '/v1/chat/completions') {
       chat(req, res).catch((err) => sendError(res, 500, `fake server bug: ${(err as Error).message}`, 'internal_error'));
+    } else if (req.method === 'POST' && path === '/v1/embeddings') {
+      embeddings(req, res).catch((err) => sendError(res, 500, `fake server bug: ${(err as Error).message}`, 'internal_error'));
     } else if (req.method === 'GET' && path === '/v1/models') {
       models(res);
     } else if (req.method === 'GET' && path === '/api/ps') {
@@ -265,6 +318,7 @@ export async function startFakeModelServer(opts: FakeModelServerOptions = {}): P
     baseURL: `http://${urlHost}:${port}/v1`,
     port,
     requests,
+    embeddingRequests,
     enqueue(model, ...steps) {
       see(model);
       queues.set(model, [...(queues.get(model) ?? []), ...steps]);
@@ -277,6 +331,7 @@ export async function startFakeModelServer(opts: FakeModelServerOptions = {}): P
     reset() {
       queues.clear(); defaults.clear(); seenModels.clear();
       requests.length = 0;
+      embeddingRequests.length = 0;
     },
     close() {
       closing = true;
