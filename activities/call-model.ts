@@ -9,6 +9,7 @@ import { modelCalls, modelFirstToken, modelLatency, modelTokens } from '../runti
 import type { ChatMessage, ModelAnswer } from '../workflows/types.js';
 import type { ActivityDeps } from './deps.js';
 import { buildPrompt, estimateTokens } from './prompt.js';
+import { qwenTokenCounter } from './tokenizer.js';
 
 export interface CallModelInput {
   /** "<providerId>/<modelId>" */
@@ -19,6 +20,8 @@ export interface CallModelInput {
   context?: string;
   /** a later model in the chain can take over: give up on a silent model at once instead of retrying it */
   hasFallback?: boolean;
+  /** set by callModel itself when the server refused the prompt as too long: the window it really has */
+  contextWindow?: number;
 }
 
 /**
@@ -36,7 +39,7 @@ export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 
     // admins hear about it in the background: the call that tripped the breaker does not wait
     onTransition: (t) => void alert(t).catch((err: Error) => logger.warn({ err: err.message, model: t.model }, 'breaker alert failed')),
   });
-  return async function callModel(input: CallModelInput): Promise<ModelAnswer> {
+  const callModel = async (input: CallModelInput): Promise<ModelAnswer> => {
     const resolved = await catalog.resolveModel(input.model);
     if (!resolved) throw ApplicationFailure.nonRetryable(`model "${input.model}" is not configured`, 'UnknownModel');
     const { provider, model, providerId } = resolved;
@@ -52,7 +55,11 @@ export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 
       const type = failure instanceof ApplicationFailure ? (failure.type ?? undefined) : undefined;
       return breaker.record(admission.allowed ? admission.permit : undefined, failure ? verdictOf(type) : 'success', type);
     };
-    const prompt = buildPrompt({ ...input, contextWindow: model.contextWindow, maxTokens: model.maxTokens });
+    const contextWindow = Math.min(input.contextWindow ?? Infinity, model.contextWindow);
+    // in a smaller-than-configured window the answer's budget shrinks too, or no prompt would fit
+    const maxTokens = input.contextWindow === undefined ? model.maxTokens : Math.min(model.maxTokens, Math.floor(contextWindow / 2));
+    const countTokens = model.tokenizer === 'qwen' ? await qwenTokenCounter() : estimateTokens;
+    const prompt = buildPrompt({ ...input, contextWindow, maxTokens, countTokens });
 
     const ctx = Context.current();
     const abort = new AbortController();
@@ -70,6 +77,7 @@ export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 
     let content = '';
     let reasoning = '';
     let usage: ModelAnswer['usage'];
+    let retryWithin: number | undefined;
     /** Every attempt, whatever its end, leaves one usage row and its metrics; returns the latency. */
     const settle = (outcome: Outcome, failure?: Error): number => {
       const latencyMs = Date.now() - started;
@@ -77,7 +85,7 @@ export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 
       const tokens = usage
         ? { ...usage, estimated: false }
         : firstTokenMs !== undefined
-          ? { promptTokens: prompt.promptTokens, completionTokens: estimateTokens(reasoning + content), estimated: true }
+          ? { promptTokens: prompt.promptTokens, completionTokens: countTokens(reasoning + content), estimated: countTokens === estimateTokens }
           : undefined;
       recordAttempt(db, {
         at: new Date(started),
@@ -98,7 +106,7 @@ export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 
     try {
       const client = new OpenAI({ baseURL: provider.baseUrl, apiKey: provider.apiKey || 'none', maxRetries: 0, timeout: model.timeoutMs + 1000 });
       const stream = await client.chat.completions.create(
-        { model: model.id, messages: prompt.messages, stream: true, max_tokens: model.maxTokens, stream_options: { include_usage: true } },
+        { model: model.id, messages: prompt.messages, stream: true, max_tokens: maxTokens, stream_options: { include_usage: true } },
         { signal: abort.signal },
       );
       for await (const chunk of stream) {
@@ -119,13 +127,21 @@ export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 
       const failure = classify(err, abort.signal.reason, input);
       settle(outcomeOf(failure), failure);
       await judge(failure);
-      throw failure;
+      // The server's window is smaller than configured (Ollama's num_ctx, a vLLM --max-model-len):
+      // trim to what it says it has and try once more, instead of losing the answer.
+      if (failure instanceof ApplicationFailure && failure.type === 'ContextLengthExceeded' && input.contextWindow === undefined) {
+        retryWithin = serverWindow(err) ?? Math.floor(contextWindow / 2);
+      } else {
+        throw failure;
+      }
     } finally {
       clearInterval(beat);
       clearTimeout(total);
       if (firstToken) clearTimeout(firstToken);
       ctx.cancellationSignal.removeEventListener('abort', onCancel);
     }
+
+    if (retryWithin !== undefined) return callModel({ ...input, contextWindow: retryWithin });
 
     const { text, thinking } = splitThinking(content);
     if (!text) {
@@ -148,9 +164,17 @@ export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 
       firstTokenMs,
       // kept for the trace only, never sent to the chat
       reasoning: allReasoning ? allReasoning.slice(0, 4000) : undefined,
+      ...(input.contextWindow !== undefined && { contextWindow: input.contextWindow }),
     };
   };
+  return callModel;
 };
+
+/** "This model's maximum context length is 8192 tokens…" (vLLM, OpenAI): the window the server really has. */
+function serverWindow(err: unknown): number | undefined {
+  const m = /maximum context length is (\d+)/i.exec(err instanceof Error ? err.message : '');
+  return m ? Number(m[1]) : undefined;
+}
 
 type Outcome = 'ok' | 'error' | 'timeout' | 'empty' | 'cancelled';
 

@@ -15,6 +15,8 @@ export function estimateTokens(text: string): number {
   return cjk.length + Math.ceil((text.length - cjkUnits) / 3);
 }
 
+export type TokenCounter = (text: string) => number;
+
 const PER_MESSAGE = 4; // role and separators
 const MARGIN = 64; // chat template overhead
 
@@ -25,6 +27,8 @@ export interface PromptInput {
   userText: string;
   contextWindow: number;
   maxTokens: number;
+  /** the model's own tokenizer where imflow has it; the pessimistic estimate otherwise */
+  countTokens?: TokenCounter;
 }
 
 export interface Prompt {
@@ -40,10 +44,11 @@ export interface Prompt {
 export function buildPrompt(p: PromptInput): Prompt {
   const budget = p.contextWindow - p.maxTokens - MARGIN;
   const system = [p.systemPrompt, p.context ? `Reference material:\n${p.context}` : ''].filter(Boolean).join('\n\n');
-  const head: ChatMessage[] = system ? [{ role: 'system', content: clip(system, budget / 2) }] : [];
-  const cost = (m: ChatMessage) => estimateTokens(m.content) + PER_MESSAGE;
+  const count = p.countTokens ?? estimateTokens;
+  const head: ChatMessage[] = system ? [{ role: 'system', content: clip(system, budget / 2, count) }] : [];
+  const cost = (m: ChatMessage) => count(m.content) + PER_MESSAGE;
   let used = head.reduce((n, m) => n + cost(m), 0);
-  const user: ChatMessage = { role: 'user', content: clip(p.userText, budget - used - PER_MESSAGE) };
+  const user: ChatMessage = { role: 'user', content: clip(p.userText, budget - used - PER_MESSAGE, count) };
   used += cost(user);
 
   const kept: ChatMessage[] = [];
@@ -59,14 +64,14 @@ export function buildPrompt(p: PromptInput): Prompt {
 }
 
 /** Cuts text to about `tokens` tokens, saying so, rather than letting the model server reject it. */
-function clip(text: string, tokens: number): string {
-  if (estimateTokens(text) <= tokens) return text;
+function clip(text: string, tokens: number, count: TokenCounter): string {
+  if (count(text) <= tokens) return text;
   const note = '\n[…truncated]';
   let lo = 0;
   let hi = text.length;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (estimateTokens(text.slice(0, mid) + note) <= tokens) lo = mid;
+    if (count(text.slice(0, mid) + note) <= tokens) lo = mid;
     else hi = mid - 1;
   }
   // never cut a surrogate pair (emoji, rare Han) in half: a lone surrogate is not valid text

@@ -32,6 +32,8 @@ export const modelSchema = z
     timeoutMs: z.number().int().min(100).max(3_600_000).default(120_000),
     /** time to the first streamed token, ms (a silent model is treated as down) */
     firstTokenTimeoutMs: z.number().int().min(100).max(600_000).default(8_000),
+  /** how prompts are measured: a pessimistic estimate, or Qwen's own tokenizer (exact, ~200 MB once) */
+  tokenizer: z.enum(['estimate', 'qwen']).default('estimate'),
   })
   // the prompt gets contextWindow - maxTokens: an output budget that fills the window leaves no room for it
   .refine((m) => m.maxTokens < m.contextWindow, {

@@ -5,16 +5,18 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     namespace: 'it-model',
-    fake: { contextWindow: { tiny: 1200 } },
+    fake: { contextWindow: { tiny: 1200, misfit: 2000 } },
     config: {
       providers: {
         // a small window, so that long conversations must be trimmed
         tiny: { baseUrl: 'http://placeholder/v1', models: [{ id: 'tiny', contextWindow: 1200, maxTokens: 300 }] },
+        // configured bigger than the server really runs it (an Ollama num_ctx left at its default)
+        misfit: { baseUrl: 'http://placeholder/v1', models: [{ id: 'misfit', contextWindow: 32000, maxTokens: 1000 }] },
       },
     },
   });
   // point the tiny provider at the same fake, which enforces the window like vLLM does
-  await stack.imflow.db.pool.query(`UPDATE model_providers SET base_url = $1 WHERE id = 'tiny'`, [stack.fake.baseURL]);
+  await stack.imflow.db.pool.query(`UPDATE model_providers SET base_url = $1 WHERE id IN ('tiny', 'misfit')`, [stack.fake.baseURL]);
   stack.imflow.catalog.invalidate();
 });
 afterAll(() => stack?.stop());
@@ -124,5 +126,20 @@ describe('context window', () => {
     const last = fake.requestsFor('tiny').at(-1)!;
     expect(last.messages.at(-1).content).toMatch(/^第11轮/);
     expect(last.messages.slice(1, -1).length).toBeGreaterThan(0); // still has some history
+  });
+
+  it('a server with a smaller window than configured: the prompt is trimmed to its window and retried once', async () => {
+    const conversationId = uniq('c');
+    for (let i = 0; i < 4; i++) {
+      await stack.sandbox({ text: `第${i}轮：${'上下文窗口不够大的服务器。'.repeat(30)}`, conversationId, model: 'tiny/tiny' });
+    }
+    const before = stack.fake.requestsFor('misfit').length;
+    const { body } = await stack.sandbox({ text: '最后一个问题', conversationId, model: 'misfit/misfit' });
+    expect(body.reply.model).toBe('misfit/misfit'); // answered by the same model, not a fallback
+    const step = callModelSteps(body.trace).find((s: any) => s.status === 'ok');
+    expect(step.output.contextWindow).toBe(2000); // read from the server's error message
+    expect(step.output.droppedHistory).toBeGreaterThan(0);
+    expect(stack.fake.requestsFor('misfit').length - before).toBe(2); // refused once, then answered
+    expect(stack.fake.requestsFor('misfit').at(-1)!.messages.at(-1).content).toBe('最后一个问题');
   });
 });

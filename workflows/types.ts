@@ -120,6 +120,8 @@ export interface ModelAnswer {
   latencyMs: number;
   firstTokenMs?: number;
   reasoning?: string;
+  /** the prompt was rebuilt for a server whose context window is smaller than configured */
+  contextWindow?: number;
 }
 
 export interface ReplyReceipt {
