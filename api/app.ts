@@ -15,6 +15,7 @@ import { errorHandler, HttpError } from './http-errors.js';
 import { modelsRouter } from './models.js';
 import { runsRouter } from './runs.js';
 import { sandboxRouter } from './sandbox.js';
+import { toolsRouter } from './tools.js';
 import { webhooksRouter } from './webhooks.js';
 
 export interface ApiDeps {
@@ -45,6 +46,7 @@ export function createApp(deps: ApiDeps): express.Express {
   api.use(channelsRouter(deps));
   api.use(modelsRouter(deps));
   api.use(knowledgeRouter(deps));
+  api.use(toolsRouter(deps));
   api.use((req) => {
     throw new HttpError(404, `no such API route: ${req.method} ${req.path}`);
   });

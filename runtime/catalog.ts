@@ -16,6 +16,8 @@ import {
   type ProviderConfig,
 } from './config.js';
 import type { SecretBox } from './secrets.js';
+import * as toolStore from '../tools/store.js';
+import type { ToolConfig } from '../tools/definition.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -69,6 +71,10 @@ export class Catalog {
       await putSetting(c, 'limits', cfg.models.limits);
       await putSetting(c, 'alerts', cfg.alerts);
       await putSetting(c, 'knowledge', cfg.knowledge); // read by knowledge/store.ts
+      if (cfg.tools) {
+        for (const t of cfg.tools.definitions) await this.saveTool(t, 'config', c);
+        await toolStore.saveAllowedHosts(c, cfg.tools.allowedHosts);
+      }
     });
     this.invalidate();
   }
@@ -115,6 +121,20 @@ export class Catalog {
       [ch.id, ch.type, ch.name ?? null, ch.enabled, JSON.stringify(settings), Object.keys(secrets).length ? this.box.seal(JSON.stringify(secrets)) : null, source],
     );
     this.invalidate();
+  }
+
+  /** Creates or replaces a tool (config-as-code and /api/tools); its secrets are sealed like a channel's. */
+  async saveTool(tool: ToolConfig, source: 'config' | 'api', c: Queryable = this.db): Promise<void> {
+    await toolStore.saveTool(c, this.box, tool, source);
+  }
+
+  /** Every tool, secrets included: for callers that keep them to themselves. Read per call, not cached. */
+  async listTools(): Promise<toolStore.StoredTool[]> {
+    return toolStore.listTools(this.db, this.box);
+  }
+
+  async tool(id: string): Promise<toolStore.StoredTool | undefined> {
+    return toolStore.getTool(this.db, this.box, id);
   }
 
   async deleteChannel(id: string): Promise<boolean> {

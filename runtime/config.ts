@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { toolsSectionSchema } from '../tools/definition.js';
 
 // The config file's keys are a fixed contract (docs/architecture §4). Unknown keys are rejected so a
 // typo ("fallback" for "fallbacks") stops start-up instead of being silently ignored.
@@ -186,6 +187,8 @@ export const configSchema = z
     alerts: alertsSchema.default(alertsSchema.parse({})),
     knowledge: knowledgeSchema.default(knowledgeSchema.parse({})),
     channels: z.array(channelSchema).default([]),
+    /** HTTP tools and the hosts they may reach (docs/tools.md). Absent: what the API stored stays as it is. */
+    tools: toolsSectionSchema.optional(),
     // Graph validation lives in pipelines/ (its own issue); here only the outer shape.
     pipelines: z.array(z.looseObject({ id: z.string().min(1).max(64) })).default([]),
     session: z
