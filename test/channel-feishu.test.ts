@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decryptEvent, feishuChannel, larkSignature, replyUuid } from '../channels/feishu.js';
-import { SendRejected, WebhookRejected, type WebhookRequest } from '../channels/types.js';
+import { SendRejected, type WebhookRequest } from '../channels/types.js';
 import { channelSchema, type ChannelConfig } from '../runtime/config.js';
 import { memoryStore } from '../runtime/kv.js';
 import { messageWorkflowId } from '../workflows/names.js';
@@ -16,6 +16,7 @@ import {
   type FeishuMessageEventOptions,
 } from './fakes/feishu-server.js';
 import { startStack, uniq, waitFor, type Stack } from './helpers/stack.js';
+import { rejection } from './helpers/rejection.js';
 
 const ENCRYPT_KEY = 'kE9x-encrypt-key-for-tests';
 const VERIFICATION_TOKEN = 'vT-verification-token-for-tests';
@@ -29,16 +30,6 @@ const encrypted = () => feishu({ encryptKey: ENCRYPT_KEY, verificationToken: VER
 
 function request(cb: { headers: Record<string, string>; body: string }, headers: Record<string, string | undefined> = {}): WebhookRequest {
   return { method: 'POST', query: {}, headers: { ...cb.headers, ...headers }, rawBody: Buffer.from(cb.body) };
-}
-
-function rejected(fn: () => unknown): WebhookRejected {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof WebhookRejected) return err;
-    throw err;
-  }
-  throw new Error('expected WebhookRejected');
 }
 
 const event = (o: Partial<FeishuMessageEventOptions> = {}) =>
@@ -85,7 +76,7 @@ describe('verify', () => {
     const channel = feishu({ verificationToken: VERIFICATION_TOKEN });
     const ev = event();
     expect(feishuChannel.verify(channel, request(feishuCallback(ev)), NOW)).toEqual(ev);
-    expect(rejected(() => feishuChannel.verify(channel, request(feishuCallback(event({ token: 'other' }))), NOW)).status).toBe(401);
+    expect(rejection(() => feishuChannel.verify(channel, request(feishuCallback(event({ token: 'other' }))), NOW)).status).toBe(401);
   });
 
   const signedCb = () => feishuCallback(event(), { encryptKey: ENCRYPT_KEY, timestamp: NOW / 1000, nonce: 'n1' });
@@ -126,7 +117,7 @@ describe('verify', () => {
   ];
   for (const [what, req, status, reason] of cases) {
     it(`rejects ${what} with ${status}, naming no secret`, () => {
-      const err = rejected(() => feishuChannel.verify(encrypted(), req(), NOW));
+      const err = rejection(() => feishuChannel.verify(encrypted(), req(), NOW));
       expect(err.status).toBe(status);
       expect(err.reason).toMatch(reason);
       for (const secret of [ENCRYPT_KEY, VERIFICATION_TOKEN]) expect(err.reason).not.toContain(secret);
@@ -134,7 +125,7 @@ describe('verify', () => {
   }
 
   it('rejects an encrypted body on a channel with no Encrypt Key (400)', () => {
-    const err = rejected(() => feishuChannel.verify(feishu(), request(feishuCallback(event(), { encryptKey: ENCRYPT_KEY })), NOW));
+    const err = rejection(() => feishuChannel.verify(feishu(), request(feishuCallback(event(), { encryptKey: ENCRYPT_KEY })), NOW));
     expect(err.status).toBe(400);
   });
 });
@@ -211,11 +202,11 @@ describe('receive', () => {
   it('rejects malformed events with 400', () => {
     const noId = event();
     (noId.event.message as any).message_id = undefined;
-    expect(rejected(() => feishuChannel.receive(channel, noId as any, NOW)).status).toBe(400);
+    expect(rejection(() => feishuChannel.receive(channel, noId as any, NOW)).status).toBe(400);
     const badContent = event();
     badContent.event.message.content = '{not json';
-    expect(rejected(() => feishuChannel.receive(channel, badContent as any, NOW)).reason).toMatch(/content is not JSON/);
-    expect(rejected(() => feishuChannel.receive(channel, { hello: 'world' }, NOW)).status).toBe(400);
+    expect(rejection(() => feishuChannel.receive(channel, badContent as any, NOW)).reason).toMatch(/content is not JSON/);
+    expect(rejection(() => feishuChannel.receive(channel, { hello: 'world' }, NOW)).status).toBe(400);
   });
 });
 

