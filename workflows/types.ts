@@ -1,4 +1,5 @@
 // Types shared by the API, the activities and the workflows. Pure declarations: workflow code imports them.
+import type { PinnedPipeline, ReplyButton } from '../pipelines/graph.js';
 
 export type ChannelType = 'dingtalk' | 'feishu' | 'wecom' | 'sandbox';
 export type ChatType = 'group' | 'direct';
@@ -26,6 +27,8 @@ export interface InboundMessage {
   /** sandbox overrides */
   model?: string;
   pipelineId?: string;
+  /** sandbox: run this version of pipelineId ("draft" = the unpublished draft); the published one otherwise */
+  pipelineVersion?: number | 'draft';
 }
 
 export interface ChatMessage {
@@ -43,10 +46,14 @@ export type StepName =
   | 'callTool'
   | 'reply'
   | 'saveSession'
+  | 'condition'
+  | 'handoff'
   | 'audit';
 
 export interface TraceStep {
   step: StepName;
+  /** the pipeline node this step ran for (absent for the steps around the pipeline) */
+  nodeId?: string;
   status: 'ok' | 'failed' | 'skipped';
   startedAt: number;
   durationMs: number;
@@ -60,7 +67,7 @@ export type RunStatus = 'running' | 'replied' | 'ignored' | 'failed';
 export interface MessageResult {
   workflowId: string;
   status: RunStatus;
-  reply?: { text: string; model?: string };
+  reply?: { text: string; model?: string; buttons?: ReplyButton[] };
   trace: TraceStep[];
 }
 
@@ -86,6 +93,10 @@ export interface RuleMatch {
   systemPrompt?: string;
   /** knowledge bases the retrieve step searches (absent in runs recorded before knowledge bases) */
   knowledgeBases?: string[];
+  /** the pipeline version this run follows; absent = the built-in default (runs before pipelines, too) */
+  pipeline?: PinnedPipeline;
+  /** the sender's departments and roles: what they may retrieve and call (absent before departments) */
+  sender?: { departments: string[]; roles: string[] };
 }
 
 /** One retrieved chunk: where it is, not what it says (document text stays out of workflow history). */
