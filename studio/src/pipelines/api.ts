@@ -1,0 +1,162 @@
+// The editor's calls to /api/pipelines, /api/sandbox and the lookups. Auth the way the console does it:
+// the admin token the console keeps for this tab if there is one, else the session cookie, whose writes
+// must echo the CSRF cookie in X-CSRF-Token (api/auth.ts).
+import type { PipelineGraph } from '../../../pipelines/graph.js';
+
+const TOKEN_KEY = 'imflow.adminToken';
+
+function adminToken(): string {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** A refused request: the server's message, and its per-node details when it sent them. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+function csrfToken(): string {
+  const match = document.cookie.match(/(?:^|;\s*)imflow_csrf=([^;]*)/);
+  return match ? decodeURIComponent(match[1]!) : '';
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const token = adminToken();
+  const csrf = method === 'GET' ? '' : csrfToken();
+  const res = await fetch(`/api${path}`, {
+    method,
+    credentials: 'same-origin',
+    headers: {
+      accept: 'application/json',
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+      ...(token && { authorization: `Bearer ${token}` }),
+      ...(csrf && { 'x-csrf-token': csrf }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const parsed: unknown = await res.json().catch(() => undefined);
+  if (!res.ok) {
+    const err = parsed as { error?: string; details?: unknown } | undefined;
+    throw new ApiError(res.status, err?.error ?? `HTTP ${res.status}`, err?.details);
+  }
+  return parsed as T;
+}
+
+export interface ValidationError {
+  nodeId?: string;
+  edgeId?: string;
+  field?: string;
+  message: string;
+}
+
+export interface Validation {
+  ok: boolean;
+  errors: ValidationError[];
+}
+
+export interface PublishedInfo {
+  version: number;
+  publishedAt: string;
+  note?: string | null;
+}
+
+export interface Pipeline {
+  id: string;
+  name: string;
+  description?: string;
+  enabled: boolean;
+  draft: { graph: PipelineGraph; updatedAt: string };
+  published: PublishedInfo | null;
+  validation?: Validation;
+}
+
+export interface PipelineVersion extends PublishedInfo {
+  graph?: PipelineGraph;
+  publishedBy?: string;
+}
+
+/** An option for a select: the lookups answer with ids or with { id, name } objects. */
+export interface Choice {
+  value: string;
+  label: string;
+}
+
+export interface Lookups {
+  models: Choice[];
+  knowledgeBases: Choice[];
+  tools: Choice[];
+  channels: Choice[];
+  departments: Choice[];
+}
+
+export interface TraceStep {
+  step: string;
+  nodeId?: string;
+  status: string;
+  durationMs: number;
+  input?: unknown;
+  output?: unknown;
+  error?: string;
+}
+
+export interface SandboxAnswer {
+  workflowId: string;
+  status?: string;
+  reply: { text: string; model?: string; buttons?: { label: string; url?: string }[] } | null;
+  trace: TraceStep[];
+}
+
+function toChoices(list: unknown): Choice[] {
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item): Choice[] => {
+    if (typeof item === 'string') return [{ value: item, label: item }];
+    if (item && typeof item === 'object') {
+      const o = item as Record<string, unknown>;
+      const value = String(o.id ?? o.ref ?? o.value ?? '');
+      if (!value) return [];
+      const name = o.name ?? o.label;
+      return [{ value, label: typeof name === 'string' && name && name !== value ? `${name} (${value})` : value }];
+    }
+    return [];
+  });
+}
+
+export const api = {
+  list: () => call<Pipeline[]>('GET', '/pipelines'),
+  get: (id: string) => call<Pipeline>('GET', `/pipelines/${encodeURIComponent(id)}`),
+  create: (body: { id?: string; name: string; description?: string; graph?: PipelineGraph }) => call<Pipeline>('POST', '/pipelines', body),
+  save: (id: string, body: { name?: string; description?: string; enabled?: boolean; graph?: PipelineGraph }) =>
+    call<Pipeline>('PUT', `/pipelines/${encodeURIComponent(id)}`, body),
+  remove: (id: string) => call<unknown>('DELETE', `/pipelines/${encodeURIComponent(id)}`),
+  publish: (id: string, note?: string) => call<{ version: number }>('POST', `/pipelines/${encodeURIComponent(id)}/publish`, { note }),
+  versions: (id: string) => call<PipelineVersion[]>('GET', `/pipelines/${encodeURIComponent(id)}/versions`),
+  version: (id: string, version: number) => call<PipelineVersion>('GET', `/pipelines/${encodeURIComponent(id)}/versions/${version}`),
+  rollback: (id: string, version: number, note?: string) =>
+    call<{ version?: number }>('POST', `/pipelines/${encodeURIComponent(id)}/rollback`, { version, note }),
+  testRun: (pipelineId: string, text: string, senderId?: string) =>
+    call<SandboxAnswer>('POST', '/sandbox/messages', { text, pipelineId, pipelineVersion: 'draft', ...(senderId && { senderId }) }),
+
+  /** Everything the forms offer to pick from; a lookup the server lacks (yet) is an empty list. */
+  async lookups(): Promise<Lookups> {
+    const [refs, departments] = await Promise.all([
+      call<Record<string, unknown>>('GET', '/pipelines/lookups').catch(() => ({}) as Record<string, unknown>),
+      call<unknown>('GET', '/departments').catch(() => []),
+    ]);
+    return {
+      models: toChoices(refs.models),
+      knowledgeBases: toChoices(refs.knowledgeBases),
+      tools: toChoices(refs.tools),
+      channels: toChoices(refs.channels),
+      departments: toChoices(departments),
+    };
+  },
+};
