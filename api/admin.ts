@@ -2,6 +2,7 @@
 import type { z } from 'zod';
 import { appendAudit } from '../runtime/audit.js';
 import { describeIssues } from '../runtime/config.js';
+import { currentActor } from './auth.js';
 import type { Db } from '../runtime/db.js';
 import { HttpError } from './http-errors.js';
 
@@ -12,6 +13,6 @@ export function validated<S extends z.ZodType>(schema: S, candidate: unknown, wh
   throw new HttpError(400, `invalid ${what}:\n${describeIssues(res.error.issues)}`.replace(/\n {2}/g, ' '), res.error.issues);
 }
 
-/** An audit row by the admin. Callers name secrets they touched, never their values. */
+/** An audit row by the user making the request. Callers name secrets they touched, never their values. */
 export const adminAudit = (db: Db) => (action: string, subject: string, detail: Record<string, unknown>) =>
-  appendAudit(db, { actor: 'admin', action, subject, detail });
+  appendAudit(db, { actor: currentActor(), action, subject, detail });

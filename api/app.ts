@@ -7,15 +7,18 @@ import type { ChannelRegistry } from '../channels/index.js';
 import type { Catalog } from '../runtime/catalog.js';
 import type { Db } from '../runtime/db.js';
 import type { KeyValueStore } from '../runtime/kv.js';
-import { requireAdmin } from './auth.js';
+import { authenticate, withPrincipal } from './auth.js';
+import { auditRouter } from './audit.js';
 import { channelsRouter } from './channels.js';
 import { healthRouter } from './health.js';
 import { knowledgeRouter } from './knowledge.js';
+import { eventsRouter, EventHub } from './events.js';
 import { errorHandler, HttpError } from './http-errors.js';
 import { modelsRouter } from './models.js';
 import { runsRouter } from './runs.js';
 import { sandboxRouter } from './sandbox.js';
 import { toolsRouter } from './tools.js';
+import { usersRouter } from './users.js';
 import { webhooksRouter } from './webhooks.js';
 
 export interface ApiDeps {
@@ -25,6 +28,8 @@ export interface ApiDeps {
   catalog: Catalog;
   adminToken: string;
   channels: ChannelRegistry;
+  /** base URL of the Temporal UI, for the console's links to a run */
+  temporalUiUrl?: string;
 }
 
 /** Bodies larger than this are refused with 413 before anything is parsed. */
@@ -35,12 +40,18 @@ const studioDist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..',
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  const events = new EventHub(deps);
   app.use(healthRouter(deps));
   app.use(webhooksRouter(deps));
 
   const api = express.Router();
-  api.use(requireAdmin(deps.adminToken));
+  // who is calling and may they: before any body is read
+  api.use(authenticate(deps));
   api.use(express.json({ limit: MAX_BODY }));
+  api.use(withPrincipal);
+  api.use(usersRouter(deps));
+  api.use(auditRouter(deps));
+  api.use(eventsRouter(events));
   api.use(sandboxRouter(deps));
   api.use(runsRouter(deps));
   api.use(channelsRouter(deps));

@@ -9,6 +9,7 @@ import { logger } from '../runtime/logger.js';
 import { inboundRejected } from '../runtime/metrics.js';
 import type { InboundMessage } from '../workflows/types.js';
 import { ingestMessage } from './ingest.js';
+import { keepRawRequest } from './runs.js';
 
 /** Platform callbacks are small; anything bigger is refused before it is read into memory. */
 export const MAX_WEBHOOK_BODY = 256 * 1024;
@@ -53,7 +54,10 @@ export function webhooksRouter(deps: WebhookDeps): Router {
       for (const msg of received.messages) {
         const reason = ignoreReason(channel, msg);
         if (reason) await recordIgnored(deps.db, msg, reason);
-        else await ingestMessage(deps.client, msg);
+        else {
+          const { workflowId } = await ingestMessage(deps.client, msg);
+          await keepRawRequest(deps.db, workflowId, channelId, request.headers, payload);
+        }
       }
       send(res, received.response);
     } catch (err) {

@@ -124,7 +124,7 @@ export async function startImflow(o: ImflowOptions): Promise<RunningImflow> {
 
     let url: string | undefined;
     if (o.mode !== 'worker') {
-      const app = createApp({ client, db: db.pool, kv, catalog, adminToken: admin.value, channels });
+      const app = createApp({ client, db: db.pool, kv, catalog, adminToken: admin.value, channels, temporalUiUrl: devServer?.uiUrl });
       const server = await new Promise<http.Server>((resolve, reject) => {
         const s = app.listen(o.port, o.host ?? '0.0.0.0', () => resolve(s)).on('error', reject);
       });
