@@ -15,6 +15,7 @@ import { knowledgeRouter } from './knowledge.js';
 import { eventsRouter, EventHub } from './events.js';
 import { errorHandler, HttpError } from './http-errors.js';
 import { modelsRouter } from './models.js';
+import { pipelinesRouter } from './pipelines.js';
 import { runsRouter } from './runs.js';
 import { sandboxRouter } from './sandbox.js';
 import { toolsRouter } from './tools.js';
@@ -58,6 +59,7 @@ export function createApp(deps: ApiDeps): express.Express {
   api.use(modelsRouter(deps));
   api.use(knowledgeRouter(deps));
   api.use(toolsRouter(deps));
+  api.use(pipelinesRouter(deps));
   api.use((req) => {
     throw new HttpError(404, `no such API route: ${req.method} ${req.path}`);
   });

@@ -29,10 +29,13 @@ export const sandboxRequest = z
     mentioned: z.boolean().optional(),
     model: modelRef.optional(),
     pipelineId: z.string().min(1).max(64).optional(),
+    /** the version of pipelineId to run ("draft": its unpublished draft); the published one otherwise */
+    pipelineVersion: z.union([z.number().int().min(1), z.literal('draft')]).optional(),
     /** how long to wait for the answer before returning 202 with the run id */
     waitMs: z.number().int().min(0).max(600_000).optional(),
   })
-  .refine((b) => b.text !== undefined || b.payload !== undefined, { message: 'give "text" or "payload"', path: ['text'] });
+  .refine((b) => b.text !== undefined || b.payload !== undefined, { message: 'give "text" or "payload"', path: ['text'] })
+  .refine((b) => b.pipelineVersion === undefined || b.pipelineId !== undefined, { message: 'give the pipelineId it is a version of', path: ['pipelineVersion'] });
 
 /**
  * POST /api/sandbox/messages: one message through the same conversation and message workflows as a
@@ -55,6 +58,7 @@ export function sandboxRouter(deps: { client: Client; db: Db; catalog: Catalog; 
       dryRun: true,
       model: body.model,
       pipelineId: body.pipelineId,
+      pipelineVersion: body.pipelineVersion,
     });
 
     const outcome = await waitForRun(deps.client, workflowId, body.waitMs ?? 120_000);

@@ -16,6 +16,7 @@ import {
   type ProviderConfig,
 } from './config.js';
 import type { SecretBox } from './secrets.js';
+import { upsertFromConfig as upsertPipelines } from '../pipelines/store.js';
 import * as toolStore from '../tools/store.js';
 import type { ToolConfig } from '../tools/definition.js';
 
@@ -75,6 +76,7 @@ export class Catalog {
         for (const t of cfg.tools.definitions) await this.saveTool(t, 'config', c);
         await toolStore.saveAllowedHosts(c, cfg.tools.allowedHosts);
       }
+      await upsertPipelines(c, cfg.pipelines); // last: publishing checks what the lines above wrote
     });
     this.invalidate();
   }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { configPipelines } from '../pipelines/schema.js';
 import { toolsSectionSchema } from '../tools/definition.js';
 
 // The config file's keys are a fixed contract (docs/architecture §4). Unknown keys are rejected so a
@@ -189,8 +190,8 @@ export const configSchema = z
     channels: z.array(channelSchema).default([]),
     /** HTTP tools and the hosts they may reach (docs/tools.md). Absent: what the API stored stays as it is. */
     tools: toolsSectionSchema.optional(),
-    // Graph validation lives in pipelines/ (its own issue); here only the outer shape.
-    pipelines: z.array(z.looseObject({ id: z.string().min(1).max(64) })).default([]),
+    /** pipelines as the studio draws them (pipelines/schema.ts); references are checked when they are published */
+    pipelines: configPipelines.default([]),
     session: z
       .strictObject({
         /** most recent messages kept per session (older ones stay in Postgres but are not sent) */
