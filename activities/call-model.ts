@@ -1,12 +1,15 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import OpenAI from 'openai';
+import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import { permitted, senderProfile } from '../runtime/departments.js';
+import { openAiToolDefinitions } from '../tools/openai.js';
 import { createAlerter } from '../runtime/alerts.js';
 import { CircuitBreaker, verdictOf } from '../runtime/breaker.js';
 import type { Db } from '../runtime/db.js';
 import { logger } from '../runtime/logger.js';
 import { modelCalls, modelFirstToken, modelLatency, modelTokens } from '../runtime/metrics.js';
-import type { ChatMessage, ModelAnswer } from '../workflows/types.js';
+import type { ChatMessage, ModelAnswer, ToolCallRequest, ToolTurn } from '../workflows/types.js';
 import type { ActivityDeps } from './deps.js';
 import { buildPrompt, estimateTokens } from './prompt.js';
 import { qwenTokenCounter } from './tokenizer.js';
@@ -22,6 +25,13 @@ export interface CallModelInput {
   hasFallback?: boolean;
   /** set by callModel itself when the server refused the prompt as too long: the window it really has */
   contextWindow?: number;
+  temperature?: number;
+  /** tool ids the model may call; those the sender's departments may not use are not offered */
+  tools?: string[];
+  /** whose message this is (for the tools' department check) */
+  requester?: { channelId: string; senderId: string };
+  /** this message's earlier tool round trips: the model's calls and what the tools answered */
+  toolTurns?: ToolTurn[];
 }
 
 /**
@@ -59,7 +69,11 @@ export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 
     // in a smaller-than-configured window the answer's budget shrinks too, or no prompt would fit
     const maxTokens = input.contextWindow === undefined ? model.maxTokens : Math.min(model.maxTokens, Math.floor(contextWindow / 2));
     const countTokens = model.tokenizer === 'qwen' ? await qwenTokenCounter() : estimateTokens;
-    const prompt = buildPrompt({ ...input, contextWindow, maxTokens, countTokens });
+    const offered = await offeredTools(input);
+    const turns = toolTurnMessages(input.toolTurns ?? []);
+    // tool definitions and round trips sit outside the trimmed history: they take their room first
+    const toolTokens = countTokens(JSON.stringify(offered.definitions) + JSON.stringify(turns));
+    const prompt = buildPrompt({ ...input, contextWindow: contextWindow - toolTokens, maxTokens, countTokens });
 
     const ctx = Context.current();
     const abort = new AbortController();
@@ -77,6 +91,7 @@ export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 
     let content = '';
     let reasoning = '';
     let usage: ModelAnswer['usage'];
+    const calls: { id: string; name: string; arguments: string }[] = [];
     let retryWithin: number | undefined;
     /** Every attempt, whatever its end, leaves one usage row and its metrics; returns the latency. */
     const settle = (outcome: Outcome, failure?: Error): number => {
@@ -106,14 +121,30 @@ export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 
     try {
       const client = new OpenAI({ baseURL: provider.baseUrl, apiKey: provider.apiKey || 'none', maxRetries: 0, timeout: model.timeoutMs + 1000 });
       const stream = await client.chat.completions.create(
-        { model: model.id, messages: prompt.messages, stream: true, max_tokens: maxTokens, stream_options: { include_usage: true } },
+        {
+          model: model.id,
+          messages: [...prompt.messages, ...turns],
+          stream: true,
+          max_tokens: maxTokens,
+          stream_options: { include_usage: true },
+          ...(input.temperature !== undefined && { temperature: input.temperature }),
+          ...(offered.definitions.length && { tools: offered.definitions }),
+        },
         { signal: abort.signal },
       );
       for await (const chunk of stream) {
-        const delta = chunk.choices[0]?.delta as { content?: string | null; reasoning_content?: string; reasoning?: string } | undefined;
+        const delta = chunk.choices[0]?.delta as
+          | { content?: string | null; reasoning_content?: string; reasoning?: string; tool_calls?: ToolCallDelta[] }
+          | undefined;
         const piece = delta?.content ?? '';
+        for (const tc of delta?.tool_calls ?? []) {
+          const call = (calls[tc.index] ??= { id: '', name: '', arguments: '' });
+          call.id ||= tc.id ?? '';
+          call.name += tc.function?.name ?? '';
+          call.arguments += tc.function?.arguments ?? '';
+        }
         const thought = delta?.reasoning_content ?? delta?.reasoning ?? '';
-        if ((piece || thought) && firstToken) {
+        if ((piece || thought || delta?.tool_calls?.length) && firstToken) {
           clearTimeout(firstToken);
           firstToken = undefined;
           firstTokenMs = Date.now() - started;
@@ -144,7 +175,14 @@ export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 
     if (retryWithin !== undefined) return callModel({ ...input, contextWindow: retryWithin });
 
     const { text, thinking } = splitThinking(content);
-    if (!text) {
+    const toolCalls: ToolCallRequest[] = calls.filter(Boolean).map((c, i) => ({
+      id: c.id || `call_${i}`,
+      name: c.name,
+      // a name the model made up stays unresolved: the workflow tells the model so
+      toolId: offered.byName.get(c.name),
+      argumentsJson: c.arguments.slice(0, MAX_TOOL_ARGUMENTS),
+    }));
+    if (!text && !toolCalls.length) {
       const failure = ApplicationFailure.retryable(`model ${input.model} returned an empty answer`, 'EmptyAnswer');
       settle('empty', failure);
       await judge(failure);
@@ -165,10 +203,44 @@ export const makeCallModel = ({ catalog, db, kv, channels }: Pick<ActivityDeps, 
       // kept for the trace only, never sent to the chat
       reasoning: allReasoning ? allReasoning.slice(0, 4000) : undefined,
       ...(input.contextWindow !== undefined && { contextWindow: input.contextWindow }),
+      ...(toolCalls.length && { toolCalls }),
+      ...(offered.denied.length && { toolsDenied: offered.denied }),
     };
   };
+
+  /** The tools offered to the model: those named, that exist, and that the sender's departments may use. */
+  async function offeredTools(input: CallModelInput) {
+    const byName = new Map<string, string>();
+    if (!input.tools?.length) return { definitions: [] as ChatCompletionTool[], byName, denied: [] as string[] };
+    const profile = input.requester ? await senderProfile(db, input.requester.channelId, input.requester.senderId) : { departments: [], roles: [] };
+    const { allowed, denied } = await permitted(db, 'tools', input.tools, profile);
+    const tools = (await Promise.all(allowed.map((id) => catalog.tool(id)))).flatMap((s) => (s ? [s.tool] : []));
+    for (const t of tools) byName.set(t.name, t.id);
+    return { definitions: openAiToolDefinitions(tools) as ChatCompletionTool[], byName, denied };
+  }
   return callModel;
 };
+
+/** Longer argument text than this is cut (and then fails JSON parsing, which the model is told). */
+const MAX_TOOL_ARGUMENTS = 16_000;
+
+interface ToolCallDelta {
+  index: number;
+  id?: string;
+  function?: { name?: string; arguments?: string };
+}
+
+/** Earlier round trips as chat messages: the assistant's tool calls, then one tool message per call. */
+function toolTurnMessages(turns: ToolTurn[]): ChatCompletionMessageParam[] {
+  return turns.flatMap((t): ChatCompletionMessageParam[] => [
+    {
+      role: 'assistant',
+      content: t.text || null,
+      tool_calls: t.calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.argumentsJson } })),
+    },
+    ...t.calls.map((c, i): ChatCompletionMessageParam => ({ role: 'tool', tool_call_id: c.id, content: t.results[i] ?? '' })),
+  ]);
+}
 
 /** "This model's maximum context length is 8192 tokens…" (vLLM, OpenAI): the window the server really has. */
 function serverWindow(err: unknown): number | undefined {

@@ -1,6 +1,8 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { permitted, senderProfile } from '../runtime/departments.js';
 import { executeTool } from '../tools/execute.js';
-import { retriesAllowed } from '../tools/retry.js';
+import { mayRetry } from '../tools/retry.js';
 import type { Lookup } from '../tools/ssrf.js';
 import { allowedHosts } from '../tools/store.js';
 import { logger } from '../runtime/logger.js';
@@ -10,11 +12,13 @@ export interface CallToolInput {
   toolId: string;
   /** the model's arguments, as the JSON text it produced */
   argumentsJson: string;
-  /** the model's tool_call id (with the run's id): ties log lines to the call */
+  /** the model's tool_call id or the pipeline node's id (with the run's id): ties log lines to the call */
   callId: string;
+  /** whose message this is: the tool must be open to their departments */
+  requester: { channelId: string; senderId: string };
 }
 
-export type CallToolResult = { ok: true; output: unknown } | { ok: false; error: string };
+export type CallToolResult = { ok: true; output: unknown } | { ok: false; error: string; denied?: boolean };
 
 /**
  * One tool call, as its own activity with the tool's own retry policy (tools/retry.ts). Whatever the
@@ -22,10 +26,15 @@ export type CallToolResult = { ok: true; output: unknown } | { ok: false; error:
  * it to read; a server failure throws, retryable only when the tool may be called twice.
  */
 export const makeCallTool = (deps: Pick<ActivityDeps, 'db' | 'catalog'>, opts: { lookup?: Lookup; maxResponseBytes?: number } = {}) =>
-  async function callTool({ toolId, argumentsJson, callId }: CallToolInput): Promise<CallToolResult> {
+  async function callTool({ toolId, argumentsJson, callId, requester }: CallToolInput): Promise<CallToolResult> {
     const stored = await deps.catalog.tool(toolId);
     if (!stored) return { ok: false, error: `there is no tool "${toolId}"` };
     const { tool } = stored;
+    const profile = await senderProfile(deps.db, requester.channelId, requester.senderId);
+    if ((await permitted(deps.db, 'tools', [toolId], profile)).denied.length) {
+      logger.info({ toolId, callId }, 'tool call refused: not open to the sender\'s departments');
+      return { ok: false, error: `${tool.name}: not permitted for this user`, denied: true };
+    }
     const started = Date.now();
     const outcome = await executeTool(tool, argumentsJson, { allowedHosts: await allowedHosts(deps.db), ...opts });
     // secrets and arguments stay out of the log: arguments may carry customer data
@@ -41,7 +50,7 @@ export const makeCallTool = (deps: Pick<ActivityDeps, 'db' | 'catalog'>, opts: {
         message: `${tool.name}: ${outcome.error}`,
         type: 'ToolUnavailable',
         // a POST that timed out may have happened: calling it again could book twice
-        nonRetryable: !retriesAllowed(tool),
+        nonRetryable: !mayRetry(tool, Context.current().info.attempt),
       });
     }
     return { ok: false, error: outcome.error };

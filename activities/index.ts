@@ -1,5 +1,6 @@
 import { makeAudit } from './audit.js';
 import { makeCallModel } from './call-model.js';
+import { makeCallTool } from './call-tool.js';
 import type { ActivityDeps } from './deps.js';
 import { makeAcquireSlot, makeReleaseSlot } from './flow-control.js';
 import { makeLoadSession } from './load-session.js';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     acquireSlot: makeAcquireSlot(deps),
     releaseSlot: makeReleaseSlot(deps),
     callModel: makeCallModel(deps),
+    callTool: makeCallTool(deps),
     reply: makeReply(deps),
     saveSession: makeSaveSession(deps),
     audit: makeAudit(deps),

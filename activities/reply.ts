@@ -1,13 +1,16 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { SendRejected } from '../channels/types.js';
+import type { ReplyButton } from '../pipelines/graph.js';
 import type { InboundMessage, ReplyReceipt } from '../workflows/types.js';
 import type { ActivityDeps } from './deps.js';
 
 export interface ReplyInput {
   message: InboundMessage;
   text: string;
-  /** the run's workflow id: one reply per run, however often this step is retried */
+  /** the run's workflow id (and the node's, after the first reply): sent once, however often this step is retried */
   idempotencyKey: string;
+  /** a pipeline reply node's buttons */
+  buttons?: ReplyButton[];
 }
 
 /**
@@ -16,7 +19,7 @@ export interface ReplyInput {
  * the platform supports one. Dry runs (sandbox) record the reply and send nothing.
  */
 export const makeReply = ({ db, kv, catalog, channels }: Pick<ActivityDeps, 'db' | 'kv' | 'catalog' | 'channels'>) =>
-  async function reply({ message, text, idempotencyKey }: ReplyInput): Promise<ReplyReceipt> {
+  async function reply({ message, text, idempotencyKey, buttons }: ReplyInput): Promise<ReplyReceipt> {
     const done = await db.query<{ platform_message_id: string | null; dry_run: boolean }>(
       'SELECT platform_message_id, dry_run FROM replies WHERE idempotency_key = $1',
       [idempotencyKey],
@@ -35,7 +38,7 @@ export const makeReply = ({ db, kv, catalog, channels }: Pick<ActivityDeps, 'db'
         throw ApplicationFailure.nonRetryable(`no adapter can send to channel "${message.channelId}"`, 'NoAdapter');
       }
       try {
-        platformMessageId = (await adapter.send(channel, message, { text, idempotencyKey }, { kv })).platformMessageId;
+        platformMessageId = (await adapter.send(channel, message, { text, idempotencyKey, ...(buttons?.length && { buttons }) }, { kv })).platformMessageId;
       } catch (err) {
         if (err instanceof SendRejected) throw ApplicationFailure.nonRetryable(err.message, 'SendRejected');
         throw err;

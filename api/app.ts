@@ -10,6 +10,7 @@ import type { KeyValueStore } from '../runtime/kv.js';
 import { authenticate, withPrincipal } from './auth.js';
 import { auditRouter } from './audit.js';
 import { channelsRouter } from './channels.js';
+import { departmentsRouter } from './departments.js';
 import { healthRouter } from './health.js';
 import { knowledgeRouter } from './knowledge.js';
 import { eventsRouter, EventHub } from './events.js';
@@ -60,6 +61,7 @@ export function createApp(deps: ApiDeps): express.Express {
   api.use(knowledgeRouter(deps));
   api.use(toolsRouter(deps));
   api.use(pipelinesRouter(deps));
+  api.use(departmentsRouter(deps));
   api.use((req) => {
     throw new HttpError(404, `no such API route: ${req.method} ${req.path}`);
   });

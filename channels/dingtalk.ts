@@ -2,6 +2,7 @@
 // subscription (query `msg_signature`, body `{"encrypt"}`), both on POST /webhooks/dingtalk/:channelId.
 // Answers go through the message's sessionWebhook while it lives, else through the robot OpenAPI.
 // Wire formats: /work/shared/docs/protocols.md §1; admin guide: docs/channels/dingtalk.md.
+import { withButtons } from './buttons.js';
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { ChannelConfig } from '../runtime/config.js';
@@ -73,8 +74,9 @@ export const dingtalkChannel: ChannelAdapter<DingTalkPayload> = {
   async send(channel, to, reply, { kv }) {
     const ch = asDingTalk(channel);
     const target = to.replyTarget ?? {};
-    const parts = splitByBytes(reply.text, PART_BYTES);
-    const progress = await partProgress(kv, reply.idempotencyKey, reply.text, parts.length);
+    const text = withButtons(reply.text, reply.buttons, 'dingtalk');
+    const parts = splitByBytes(text, PART_BYTES);
+    const progress = await partProgress(kv, reply.idempotencyKey, text, parts.length);
     let webhookAlive = true;
     let platformMessageId: string | undefined;
     for (let i = progress.sent.length; i < parts.length; i++) {

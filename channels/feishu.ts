@@ -1,6 +1,7 @@
 // Feishu / Lark custom app bot: event subscription v2.0 over HTTP (`im.message.receive_v1`), answered
 // through the reply API with a tenant access token; proactive sends (alerts) go through the send API.
 // Wire formats: docs protocols.md §2.
+import { withButtons } from './buttons.js';
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { ChannelConfig } from '../runtime/config.js';
@@ -274,7 +275,8 @@ export const feishuChannel: ChannelAdapter<Record<string, unknown>> = {
         : ['im/v1/messages', `${cfg.apiBase}/open-apis/im/v1/messages?receive_id_type=open_id`, { receive_id: to.senderId }];
     // In a group the answer @-mentions the asker, so they are notified among everyone else's messages.
     const mention = messageId && to.chatType === 'group' && /^[\w-]{1,128}$/.test(to.senderId) ? `<at user_id="${to.senderId}"></at> ` : '';
-    const parts = splitByBytes(reply.text, MAX_PART_BYTES);
+    const text = withButtons(reply.text, reply.buttons, 'plain');
+    const parts = splitByBytes(text, MAX_PART_BYTES);
     let platformMessageId: string | undefined;
     for (const [i, part] of parts.entries()) {
       const body = {

@@ -1,3 +1,4 @@
+import type { ReplyButton } from '../pipelines/graph.js';
 import type { ChannelConfig } from '../runtime/config.js';
 import type { KeyValueStore } from '../runtime/kv.js';
 import type { ChannelType, InboundMessage } from '../workflows/types.js';
@@ -45,6 +46,8 @@ export interface OutboundReply {
   text: string;
   /** stable per run: platforms that support it (Feishu `uuid`) drop a second send with the same key */
   idempotencyKey: string;
+  /** buttons under the text (a pipeline's reply node); each platform draws them its own way */
+  buttons?: ReplyButton[];
 }
 
 export interface SendResult {

@@ -1,4 +1,5 @@
 // WeCom (企业微信) self-built app: encrypted XML callbacks in, `message/send` out (protocols.md §3.1).
+import { withButtons } from './buttons.js';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { z } from 'zod';
 import type { ChannelConfig } from '../runtime/config.js';
@@ -133,10 +134,11 @@ export const wecomChannel: ChannelAdapter<WecomPayload> = {
     if (!Number.isSafeInteger(agentId)) throw new SendRejected(`channel "${channel.id}" has no WeCom agentId configured`);
     const touser = to.replyTarget?.toUser ?? to.senderId;
     // Plain text (not markdown): it renders everywhere, including WeChat for users of the WeChat plugin.
-    const parts = splitByBytes(reply.text, TEXT_LIMIT_BYTES);
+    const text = withButtons(reply.text, reply.buttons, 'plain');
+    const parts = splitByBytes(text, TEXT_LIMIT_BYTES);
     if (!parts.length) throw new SendRejected('the answer is empty: nothing to send');
     const base = channel.apiBase.replace(/\/+$/, '');
-    const progress = await partProgress(kv, reply.idempotencyKey, reply.text, parts.length);
+    const progress = await partProgress(kv, reply.idempotencyKey, text, parts.length);
 
     const msgIds = await withAccessToken(kv, `wecom:${channel.id}`, () => issueToken(base, channel.corpId!, channel.secret!), async (token) => {
       for (let i = progress.sent.length; i < parts.length; i++) {

@@ -1,6 +1,6 @@
-import type pg from 'pg';
-import type { Db } from './db.js';
+import type { Db, Queryable } from './db.js';
 import { inTransaction } from './db.js';
+import { upsertDepartments } from './departments.js';
 import {
   alertsSchema,
   breakerSchema,
@@ -19,8 +19,6 @@ import type { SecretBox } from './secrets.js';
 import { upsertFromConfig as upsertPipelines } from '../pipelines/store.js';
 import * as toolStore from '../tools/store.js';
 import type { ToolConfig } from '../tools/definition.js';
-
-type Queryable = Pick<pg.ClientBase, 'query'>;
 
 /** Fields of a channel that are secrets: stored sealed, never returned by the API. */
 export const CHANNEL_SECRET_FIELDS = ['appSecret', 'token', 'aesKey', 'verificationToken', 'encryptKey', 'secret', 'encodingAESKey'] as const;
@@ -72,6 +70,7 @@ export class Catalog {
       await putSetting(c, 'limits', cfg.models.limits);
       await putSetting(c, 'alerts', cfg.alerts);
       await putSetting(c, 'knowledge', cfg.knowledge); // read by knowledge/store.ts
+      await upsertDepartments(c, cfg.departments);
       if (cfg.tools) {
         for (const t of cfg.tools.definitions) await this.saveTool(t, 'config', c);
         await toolStore.saveAllowedHosts(c, cfg.tools.allowedHosts);

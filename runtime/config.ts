@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { configPipelines } from '../pipelines/schema.js';
 import { toolsSectionSchema } from '../tools/definition.js';
+import { departmentSchema } from './departments.js';
 
 // The config file's keys are a fixed contract (docs/architecture §4). Unknown keys are rejected so a
 // typo ("fallback" for "fallbacks") stops start-up instead of being silently ignored.
@@ -190,6 +191,8 @@ export const configSchema = z
     channels: z.array(channelSchema).default([]),
     /** HTTP tools and the hosts they may reach (docs/tools.md). Absent: what the API stored stays as it is. */
     tools: toolsSectionSchema.optional(),
+    /** departments, their members and what they may use (docs/knowledge-and-tools.md) */
+    departments: z.array(departmentSchema).max(1000).default([]),
     /** pipelines as the studio draws them (pipelines/schema.ts); references are checked when they are published */
     pipelines: configPipelines.default([]),
     session: z
@@ -205,6 +208,11 @@ export const configSchema = z
     cfg.channels.forEach((c, i) => {
       if (seen.has(c.id)) ctx.addIssue({ code: 'custom', path: ['channels', i, 'id'], message: `duplicate channel id "${c.id}"` });
       seen.add(c.id);
+    });
+    const departments = new Set<string>();
+    cfg.departments.forEach((d, i) => {
+      if (departments.has(d.id)) ctx.addIssue({ code: 'custom', path: ['departments', i, 'id'], message: `duplicate department id "${d.id}"` });
+      departments.add(d.id);
     });
   });
 

@@ -5,6 +5,8 @@ import pg from 'pg';
 import { logger } from './logger.js';
 
 export type Db = pg.Pool;
+/** A pool or a client inside a transaction: what store functions take so callers can group writes. */
+export type Queryable = Pick<pg.ClientBase, 'query'>;
 
 export interface Database {
   pool: Db;

@@ -312,6 +312,16 @@ describe('send', () => {
   }
   const send = (to: InboundMessage, text: string) => dingtalkChannel.send(ch, to, { text, idempotencyKey: `msg:dt:${to.platformMessageId}` }, { kv });
 
+  it('draws a reply node\'s buttons as markdown links: a URL opens, a label is sent back into the chat', async () => {
+    const to = inbound();
+    const buttons = [{ label: '转接人工客服' }, { label: '售后政策', url: 'https://shop.example.com/policy' }];
+    await dingtalkChannel.send(ch, to, { text: '请联系人工处理。', idempotencyKey: `btn:${to.platformMessageId}`, buttons }, { kv });
+    expect(fake.delivered[0]).toMatchObject({
+      kind: 'markdown',
+      text: `@staff-alice\n\n请联系人工处理。\n\n[转接人工客服](dtmd://dingtalkclient/sendMessage?content=${encodeURIComponent('转接人工客服')})\n\n[售后政策](https://shop.example.com/policy)`,
+    });
+  });
+
   it('answers a group through the session webhook, @-ing the sender', async () => {
     const to = inbound();
     await send(to, 'fake answer');

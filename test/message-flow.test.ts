@@ -22,7 +22,7 @@ describe('one message end to end', () => {
     expect(body.reply.text).toBe('fake answer to: 发票怎么开？');
     expect(body.workflowId).toMatch(/^msg:sandbox:/);
     expect(body.trace.map((s: any) => s.step)).toEqual([
-      'verify', 'loadSession', 'matchRule', 'retrieve', 'callModel', 'callTool', 'reply', 'saveSession', 'audit',
+      'verify', 'loadSession', 'matchRule', 'retrieve', 'callModel', 'reply', 'saveSession', 'audit',
     ]);
     for (const s of body.trace) expect(typeof s.durationMs).toBe('number');
 

@@ -46,6 +46,8 @@ const invoiceTool = () => ({
 });
 const callTool = () => makeCallTool({ db: stack.imflow.db.pool, catalog: stack.imflow.catalog });
 
+const requester = { channelId: 'sandbox', senderId: 'tools-api-tester' };
+
 describe('/api/tools', () => {
   it('keeps the allowlist, refusing bad entries by field, and audits changes', async () => {
     expect((await stack.api('GET', '/api/tools/allowed-hosts')).body).toEqual({ allowedHosts: [] });
@@ -121,21 +123,21 @@ describe('/api/tools', () => {
 
   it('serves the callTool activity from what the API stored, and honours allowlist changes', async () => {
     const call = callTool();
-    expect(await call({ toolId: 'order-invoice', argumentsJson: '{"orderId":"20240521-8892"}', callId: 'run-1/call-1' })).toEqual({
+    expect(await call({ toolId: 'order-invoice', argumentsJson: '{"orderId":"20240521-8892"}', callId: 'run-1/call-1', requester })).toEqual({
       ok: true,
       output: { status: 'issued', issuedAt: '2024-05-21T15:02:00+08:00', pdfUrl: 'https://erp.example.com/invoices/8892.pdf' },
     });
-    expect(await call({ toolId: 'order-invoice', argumentsJson: '{"order": "8892"}', callId: 'run-1/call-2' })).toEqual({
+    expect(await call({ toolId: 'order-invoice', argumentsJson: '{"order": "8892"}', callId: 'run-1/call-2', requester })).toEqual({
       ok: false,
       error: "invalid arguments: (arguments): must have required property 'orderId'",
     });
-    expect(await call({ toolId: 'order-invoice', argumentsJson: '{"orderId":"20240101-0001"}', callId: 'run-1/call-3' })).toEqual({ ok: false, error: 'HTTP 404: {"error":"no such order"}' });
+    expect(await call({ toolId: 'order-invoice', argumentsJson: '{"orderId":"20240101-0001"}', callId: 'run-1/call-3', requester })).toEqual({ ok: false, error: 'HTTP 404: {"error":"no such order"}' });
     // the same ERP reached as localhost: only 127.0.0.1:<port> is listed
     await stack.api('PATCH', '/api/tools/order-invoice', { url: invoiceTool().url.replace('127.0.0.1', 'localhost'), secrets: { ERP_TOKEN: TOKEN } });
-    expect(await call({ toolId: 'order-invoice', argumentsJson: '{"orderId":"20240521-8892"}', callId: 'run-1/call-4' })).toMatchObject({ ok: false, error: expect.stringMatching(/^refused: host localhost:\d+ is not on the tools allowlist/) });
+    expect(await call({ toolId: 'order-invoice', argumentsJson: '{"orderId":"20240521-8892"}', callId: 'run-1/call-4', requester })).toMatchObject({ ok: false, error: expect.stringMatching(/^refused: host localhost:\d+ is not on the tools allowlist/) });
     await stack.api('PATCH', '/api/tools/order-invoice', { url: invoiceTool().url, secrets: { ERP_TOKEN: TOKEN } });
     await stack.api('PUT', '/api/tools/allowed-hosts', { allowedHosts: ['*.erp.example.com'] });
-    expect(await call({ toolId: 'order-invoice', argumentsJson: '{"orderId":"20240521-8892"}', callId: 'run-1/call-5' })).toMatchObject({ ok: false, error: expect.stringMatching(/^refused: host 127\.0\.0\.1:\d+ is not on the tools allowlist/) });
+    expect(await call({ toolId: 'order-invoice', argumentsJson: '{"orderId":"20240521-8892"}', callId: 'run-1/call-5', requester })).toMatchObject({ ok: false, error: expect.stringMatching(/^refused: host 127\.0\.0\.1:\d+ is not on the tools allowlist/) });
     await stack.api('PUT', '/api/tools/allowed-hosts', { allowedHosts: [new URL(erpUrl).host] });
   });
 
@@ -148,19 +150,19 @@ describe('/api/tools', () => {
     const res = await stack.api('GET', '/api/tools/cfg-invoice');
     expect(res.body).toMatchObject({ source: 'config', name: 'cfg_invoice', secrets: { ERP_TOKEN: true } });
     expect(JSON.stringify(res.body)).not.toContain(TOKEN);
-    expect(await callTool()({ toolId: 'cfg-invoice', argumentsJson: '{"orderId":"20240521-8892"}', callId: 'c' })).toMatchObject({ ok: true, output: { status: 'issued' } });
+    expect(await callTool()({ toolId: 'cfg-invoice', argumentsJson: '{"orderId":"20240521-8892"}', callId: 'c', requester })).toMatchObject({ ok: true, output: { status: 'issued' } });
 
     // a restart with the secret left out of the file keeps the one stored (set here, or through the API)
     const { secrets: _omitted, ...withoutSecrets } = config.tools!.definitions[0]!;
     await stack.imflow.catalog.upsertFromConfig({ ...config, tools: { ...config.tools!, definitions: [withoutSecrets] } });
     expect((await stack.api('GET', '/api/tools/cfg-invoice')).body.secrets).toEqual({ ERP_TOKEN: true });
-    expect(await callTool()({ toolId: 'cfg-invoice', argumentsJson: '{"orderId":"20240521-8892"}', callId: 'c2' })).toMatchObject({ ok: true });
+    expect(await callTool()({ toolId: 'cfg-invoice', argumentsJson: '{"orderId":"20240521-8892"}', callId: 'c2', requester })).toMatchObject({ ok: true });
   });
 
   it('deletes a tool, and the activity then says there is none', async () => {
     expect((await stack.api('DELETE', '/api/tools/order-invoice')).status).toBe(204);
     expect((await stack.api('DELETE', '/api/tools/order-invoice')).status).toBe(404);
-    expect(await callTool()({ toolId: 'order-invoice', argumentsJson: '{}', callId: 'c' })).toEqual({ ok: false, error: 'there is no tool "order-invoice"' });
+    expect(await callTool()({ toolId: 'order-invoice', argumentsJson: '{}', callId: 'c', requester })).toEqual({ ok: false, error: 'there is no tool "order-invoice"' });
     const actions = (await query(`SELECT action FROM audit_log WHERE subject = 'order-invoice' ORDER BY id`)).map((r) => r.action);
     expect(actions).toEqual(['tool.create', 'tool.update', 'tool.update', 'tool.test', 'tool.update', 'tool.update', 'tool.delete']);
     expect((await verifyAuditChain(stack.imflow.db.pool)).ok).toBe(true);

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeCallTool } from '../activities/call-tool.js';
 import { parseConfig, ConfigError } from '../runtime/config.js';
@@ -12,7 +13,7 @@ import { executeTool } from '../tools/execute.js';
 import { getPath, parsePath } from '../tools/json-path.js';
 import { MAX_OUTPUT_CHARS } from '../tools/mapping.js';
 import { openAiToolDefinitions } from '../tools/openai.js';
-import { isIdempotent, toolRetryPolicy } from '../tools/retry.js';
+import { isIdempotent, mayRetry } from '../tools/retry.js';
 import { allowlistMatch, checkDestination, isPrivateAddress, parseAllowEntry, type Lookup } from '../tools/ssrf.js';
 import { renderBody, renderUrl } from '../tools/template.js';
 
@@ -122,16 +123,15 @@ describe('tool definitions', () => {
     expect(() => parseConfig({ tools: { definitions: [tool(), { ...tool(), id: 'other' }] } })).toThrow(/tools\.definitions\[1\]\.name: duplicate tool name/);
   });
 
-  it('builds the OpenAI tools array and a retry policy per tool', () => {
+  it('builds the OpenAI tools array and decides retries per tool', () => {
     expect(openAiToolDefinitions([tool()])).toEqual([
       { type: 'function', function: { name: 'get_order_invoice', description: tool().description, parameters: tool().parameters } },
     ]);
-    expect(toolRetryPolicy(tool()).retry.maximumAttempts).toBe(3);
-    expect(toolRetryPolicy(tool({ timeoutMs: 2000 })).startToCloseTimeout).toBe(7000);
+    expect([1, 2, 3].map((attempt) => mayRetry(tool(), attempt))).toEqual([true, true, false]);
     const post = { method: 'POST', url: `${base()}/tickets`, retry: { maxAttempts: 5 } };
-    expect(toolRetryPolicy(tool(post)).retry.maximumAttempts).toBe(1);
-    expect(toolRetryPolicy(tool({ ...post, retry: { maxAttempts: 5, allowNonIdempotent: true } })).retry.maximumAttempts).toBe(5);
-    expect(toolRetryPolicy(tool({ retry: { maxAttempts: 1 } })).retry.maximumAttempts).toBe(1);
+    expect(mayRetry(tool(post), 1)).toBe(false);
+    expect([4, 5].map((attempt) => mayRetry(tool({ ...post, retry: { maxAttempts: 5, allowNonIdempotent: true } }), attempt))).toEqual([true, false]);
+    expect(mayRetry(tool({ retry: { maxAttempts: 1 } }), 1)).toBe(false);
   });
 });
 
@@ -313,17 +313,19 @@ describe('the callTool activity', () => {
   const activity = (t: ToolConfig) =>
     makeCallTool({
       catalog: { tool: async (id: string) => (id === t.id ? { tool: t, source: 'api', updatedAt: new Date() } : undefined) } as never,
-      db: { query: async () => ({ rows: [{ value: { allowedHosts: allowedHosts() } }] }) } as never,
+      // no departments: every tool is open to every sender
+      db: { query: async (sql: string) => ({ rows: /department/.test(sql) ? [] : [{ value: { allowedHosts: allowedHosts() } }] }) } as never,
     });
-  /** What Temporal does with the tool's activity options: attempts until success, a non-retryable failure or maximumAttempts. */
+  const requester = { channelId: 'sandbox', senderId: 'tester' };
+  /** What Temporal does with the workflow's tool options: attempts until success or a non-retryable failure. */
   async function withRetries(t: ToolConfig, argumentsJson: string) {
-    const { retry } = toolRetryPolicy(t);
     const callTool = activity(t);
     for (let attempt = 1; ; attempt++) {
       try {
-        return { result: await callTool({ toolId: t.id, argumentsJson, callId: `call-${attempt}` }), attempts: attempt };
+        const env = new MockActivityEnvironment({ attempt });
+        return { result: await env.run(callTool, { toolId: t.id, argumentsJson, callId: `call-${attempt}`, requester }), attempts: attempt };
       } catch (err) {
-        if (!(err instanceof ApplicationFailure) || err.nonRetryable || attempt >= retry.maximumAttempts!) return { failure: err as ApplicationFailure, attempts: attempt };
+        if (!(err instanceof ApplicationFailure) || err.nonRetryable) return { failure: err as ApplicationFailure, attempts: attempt };
       }
     }
   }
@@ -344,17 +346,17 @@ describe('the callTool activity', () => {
     // unless the tool explicitly allows it
     seen = [];
     const allowed = await withRetries(toolSchema.parse({ ...post, retry: { maxAttempts: 2, allowNonIdempotent: true } }), '{}');
-    expect(allowed).toMatchObject({ attempts: 2, failure: { nonRetryable: false } });
+    expect(allowed).toMatchObject({ attempts: 2, failure: { nonRetryable: true } });
     expect(seen).toHaveLength(2);
   });
 
   it('hands malformed arguments, unknown tools and refusals back as { ok: false }, never a throw', async () => {
     const callTool = activity(tool());
-    expect(await callTool({ toolId: 'order-invoice', argumentsJson: '{"orderId": 8892}', callId: 'c1' })).toEqual({ ok: false, error: 'invalid arguments: orderId: must be string' });
-    expect(await callTool({ toolId: 'order-invoice', argumentsJson: 'not json', callId: 'c2' })).toMatchObject({ ok: false, error: expect.stringMatching(/not valid JSON/) });
-    expect(await callTool({ toolId: 'nope', argumentsJson: '{}', callId: 'c3' })).toEqual({ ok: false, error: 'there is no tool "nope"' });
+    expect(await callTool({ toolId: 'order-invoice', argumentsJson: '{"orderId": 8892}', callId: 'c1', requester })).toEqual({ ok: false, error: 'invalid arguments: orderId: must be string' });
+    expect(await callTool({ toolId: 'order-invoice', argumentsJson: 'not json', callId: 'c2', requester })).toMatchObject({ ok: false, error: expect.stringMatching(/not valid JSON/) });
+    expect(await callTool({ toolId: 'nope', argumentsJson: '{}', callId: 'c3', requester })).toEqual({ ok: false, error: 'there is no tool "nope"' });
     const offList = activity(tool({ url: 'http://169.254.169.254/latest/{{args.orderId}}' }));
-    expect(await offList({ toolId: 'order-invoice', argumentsJson: '{"orderId":"20240521-8892"}', callId: 'c4' })).toMatchObject({ ok: false, error: expect.stringMatching(/^refused: host 169\.254\.169\.254/) });
+    expect(await offList({ toolId: 'order-invoice', argumentsJson: '{"orderId":"20240521-8892"}', callId: 'c4', requester })).toMatchObject({ ok: false, error: expect.stringMatching(/^refused: host 169\.254\.169\.254/) });
     expect(seen).toEqual([]);
   });
 });

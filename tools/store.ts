@@ -1,12 +1,10 @@
-import type pg from 'pg';
-import type { Db } from '../runtime/db.js';
+import type { Db, Queryable } from '../runtime/db.js';
 import type { SecretBox } from '../runtime/secrets.js';
 import { allowedHostsSchema, toolSchema, type ToolConfig } from './definition.js';
 
 // Tools and the allowlist in Postgres. Config-as-code (runtime/catalog.ts) and /api/tools write
 // through the same functions; the callTool activity reads through them.
 
-type Queryable = Pick<pg.ClientBase, 'query'>;
 
 export interface StoredTool {
   tool: ToolConfig;

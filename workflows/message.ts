@@ -1,7 +1,9 @@
-// One run per inbound message: verify → loadSession → matchRule → retrieve → callModel → callTool →
-// reply → saveSession → audit. Every step lands in the trace with its duration, input and output.
+// One run per inbound message: verify → loadSession → matchRule → the matched pipeline's nodes (retrieve,
+// callModel with its tool calls, callTool, condition, reply, handoff) → saveSession → audit. Every step
+// lands in the trace with its duration, input and output, and the pipeline node it ran for.
 import {
   ActivityFailure,
+  type ActivityOptions,
   ApplicationFailure,
   defineQuery,
   proxyActivities,
@@ -13,9 +15,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SlotRequest } from '../activities/flow-control.js';
+import type { PipelineNode, ReplyButton } from '../pipelines/graph.js';
+import { renderTemplate, type TemplateScope } from '../pipelines/template.js';
 import type { Activities } from '../activities/index.js';
 import { PipelineId } from './names.js';
-import type { InboundMessage, MessageResult, ModelAnswer, RunStatus, StepName, TraceStep } from './types.js';
+import { defaultPipeline, modelChain, runPipeline, testCondition } from './pipeline.js';
+import type { InboundMessage, MessageResult, ModelAnswer, RunStatus, StepName, ToolCallRequest, ToolTurn, TraceStep } from './types.js';
 
 export interface MessageInput {
   message: InboundMessage;
@@ -39,7 +44,7 @@ const local = proxyLocalActivities<Activities>({
 });
 
 // Model calls stream and heartbeat every second, so a dead worker is noticed in seconds, not minutes.
-const model = proxyActivities<Activities>({
+const modelOptions: ActivityOptions = {
   startToCloseTimeout: '10m',
   heartbeatTimeout: '5s',
   retry: {
@@ -48,6 +53,14 @@ const model = proxyActivities<Activities>({
     maximumAttempts: 3,
     nonRetryableErrorTypes: ['InvalidRequest', 'Unauthorized', 'ModelNotFound', 'ContentPolicy', 'ContextLengthExceeded', 'UnknownModel'],
   },
+};
+const model = proxyActivities<Activities>(modelOptions);
+
+// Tool calls: callTool decides per tool whether a failure may be retried (tools/retry.ts), so one set of
+// options serves every tool; the tool's own HTTP deadline (≤ 60 s) ends an attempt first.
+const toolCalls = proxyActivities<Activities>({
+  startToCloseTimeout: '75s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 10 },
 });
 
 // Sends to the platform: 5xx and timeouts retry, a 4xx is a failed step (non-retryable from the activity).
@@ -63,24 +76,26 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
   setHandler(traceQuery, () => state);
 
   /** Runs one step, recording it in the trace; rethrows after recording a failure. */
-  async function step<T>(name: StepName, input: unknown, run: () => Promise<T>, summarize: (out: T) => unknown = (o) => o) {
+  async function step<T>(name: StepName, input: unknown, run: () => Promise<T>, opts: { nodeId?: string; summarize?: (out: T) => unknown } = {}) {
+    const { nodeId, summarize = (o: T) => o } = opts;
     state.currentStep = name;
     const startedAt = Date.now();
+    const node = nodeId ? { nodeId } : {};
     try {
       const out = await run();
-      state.trace.push({ step: name, status: 'ok', startedAt, durationMs: Date.now() - startedAt, input, output: summarize(out) });
+      state.trace.push({ step: name, ...node, status: 'ok', startedAt, durationMs: Date.now() - startedAt, input, output: summarize(out) });
       return out;
     } catch (err) {
-      state.trace.push({ step: name, status: 'failed', startedAt, durationMs: Date.now() - startedAt, input, error: describe(err) });
+      state.trace.push({ step: name, ...node, status: 'failed', startedAt, durationMs: Date.now() - startedAt, input, error: describe(err) });
       throw err;
     }
   }
   const skip = (name: StepName, reason: string) =>
     state.trace.push({ step: name, status: 'skipped', startedAt: Date.now(), durationMs: 0, output: { reason } });
 
-  async function finish(status: RunStatus, answer?: ModelAnswer): Promise<MessageResult> {
+  async function finish(status: RunStatus, reply?: MessageResult['reply']): Promise<MessageResult> {
     state.status = status;
-    state.reply = answer && { text: answer.text, model: answer.model };
+    state.reply = reply;
     const result: MessageResult = { workflowId, status, reply: state.reply, trace: state.trace };
     await step('audit', { status }, () => local.audit({ message: msg, result }));
     state.currentStep = undefined;
@@ -124,43 +139,146 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
 
   try {
     await waitForSlot({ kind: 'sender', senderKey: `${msg.channelId}:${msg.senderId}`, holder: workflowId });
-    const session = await step('loadSession', { sessionKey: verdict.sessionKey }, () => local.loadSession(verdict.sessionKey), (s) => ({
-      source: s.source,
-      messages: s.history.length,
-    }));
+    const session = await step('loadSession', { sessionKey: verdict.sessionKey }, () => local.loadSession(verdict.sessionKey), {
+      summarize: (s) => ({ source: s.source, messages: s.history.length }),
+    });
     const rule = await step('matchRule', { text: msg.text, pipelineId: msg.pipelineId, model: msg.model }, () => local.matchRule(msg));
     upsertSearchAttributes([{ key: PipelineId, value: rule.pipelineId }]);
-    const retrieval = await step('retrieve', { pipelineId: rule.pipelineId }, () => local.retrieve({ message: msg, rule }));
+    const pipeline = rule.pipeline ?? defaultPipeline(rule);
+    state.trace.at(-1)!.nodeId = pipeline.graph.nodes.find((n) => n.type === 'trigger')?.id;
 
-    const answer = await callModelWithFallback(rule.models, async (ref, hasFallback) => {
-      await waitForSlot({ kind: 'model', model: ref, holder: workflowId });
+    const scope: TemplateScope = {
+      message: { text: msg.text, senderId: msg.senderId, senderName: msg.senderName, channelId: msg.channelId, conversationId: msg.conversationId },
+      retrieval: { context: '' },
+      reply: { text: '' },
+      vars: {},
+    };
+    const render = (template: string | undefined, fallback: string) => renderTemplate(template ?? fallback, scope);
+    const requester = { channelId: msg.channelId, senderId: msg.senderId };
+    const sent: { text: string; buttons?: ReplyButton[] }[] = [];
+    let answer: ModelAnswer | undefined;
+
+    /** A model call with the node's tools: round trips until the model answers, at most maxToolSteps. */
+    async function llm(node: PipelineNode & { type: 'llm' }): Promise<ModelAnswer> {
+      const { data } = node;
+      const calls = data.timeoutMs || data.retries !== undefined ? proxyActivities<Activities>(withNodeLimits(modelOptions, data)) : model;
+      const tools = data.tools ?? [];
+      const turns: ToolTurn[] = [];
+      for (let round = 0; ; round++) {
+        const offer = tools.length && round < (data.maxToolSteps ?? 4) ? tools : undefined;
+        const reply = await callModelWithFallback(modelChain(data, rule, msg.model), async (ref, hasFallback) => {
+          await waitForSlot({ kind: 'model', model: ref, holder: workflowId });
+          try {
+            return await step('callModel', { model: ref, historyMessages: session.history.length, ...(offer && { tools: offer, round }) }, () =>
+              calls.callModel({
+                model: ref,
+                systemPrompt: render(data.systemPrompt, rule.systemPrompt ?? ''),
+                history: session.history,
+                userText: render(data.prompt, '{{message.text}}'),
+                context: scope.retrieval.context,
+                hasFallback,
+                ...(data.temperature !== undefined && { temperature: data.temperature }),
+                ...(offer && { tools: offer, requester }),
+                ...(turns.length && { toolTurns: turns }),
+              }),
+            { nodeId: node.id });
+          } finally {
+            if (flowControl) await local.releaseSlot({ model: ref, holder: workflowId });
+          }
+        });
+        if (!reply.toolCalls?.length) return reply;
+        const results: string[] = [];
+        for (const call of reply.toolCalls) results.push(await toolForModel(call, node.id));
+        turns.push({ ...(reply.text && { text: reply.text }), calls: reply.toolCalls, results });
+      }
+    }
+
+    /** One tool call the model asked for; whatever happens, the model reads the outcome and answers. */
+    async function toolForModel(call: ToolCallRequest, nodeId: string): Promise<string> {
+      if (!call.toolId) return `error: there is no tool named "${call.name}"`;
+      const input = { tool: call.toolId, arguments: call.argumentsJson.slice(0, 2000) };
       try {
-        return await step('callModel', { model: ref, historyMessages: session.history.length }, () =>
-          model.callModel({
-            model: ref,
-            systemPrompt: rule.systemPrompt,
-            history: session.history,
-            userText: msg.text,
-            context: retrieval.context,
-            hasFallback,
-          }),
-        );
-      } finally {
-        if (flowControl) await local.releaseSlot({ model: ref, holder: workflowId });
+        const out = await step('callTool', input, () => toolCalls.callTool({ toolId: call.toolId!, argumentsJson: call.argumentsJson, callId: `${workflowId}/${call.id}`, requester }), { nodeId });
+        return out.ok ? JSON.stringify(out.output).slice(0, MAX_TOOL_RESULT) : `error: ${out.error}`;
+      } catch (err) {
+        return `error: the tool is unavailable (${describe(err)})`;
+      }
+    }
+
+    async function send(nodeId: string, text: string, buttons?: ReplyButton[], step_: StepName = 'reply') {
+      // the first reply keeps the run's id as its key (as before pipelines); later ones add their node's
+      const idempotencyKey = sent.length ? `${workflowId}#${nodeId}` : workflowId;
+      await step(step_, { text, ...(buttons?.length && { buttons }) }, () => outbound.reply({ message: msg, text, idempotencyKey, ...(buttons?.length && { buttons }) }), { nodeId });
+      sent.push({ text, ...(buttons?.length && { buttons }) });
+    }
+
+    await runPipeline(pipeline.graph, async (node) => {
+      switch (node.type) {
+        case 'trigger':
+        case 'end':
+          return undefined;
+        case 'retrieve': {
+          const { knowledgeBases, topK, minScore, query } = node.data;
+          const nodeInput = { knowledgeBases, topK, minScore, query: render(query, '{{message.text}}') };
+          const retrieval = await step('retrieve', { pipelineId: rule.pipelineId, knowledgeBases }, () => local.retrieve({ message: msg, rule, node: nodeInput }), { nodeId: node.id });
+          scope.retrieval.context = [scope.retrieval.context, retrieval.context].filter(Boolean).join('\n\n');
+          return undefined;
+        }
+        case 'llm':
+          answer = await llm(node);
+          scope.reply.text = answer.text;
+          return undefined;
+        case 'tool': {
+          const args = Object.fromEntries(Object.entries(node.data.arguments).map(([k, t]) => [k, renderTemplate(t, scope)]));
+          const out = await step('callTool', { tool: node.data.tool, arguments: args }, () =>
+            toolCalls.callTool({ toolId: node.data.tool, argumentsJson: JSON.stringify(args), callId: `${workflowId}/${node.id}`, requester }),
+          { nodeId: node.id });
+          scope.vars[node.data.saveAs ?? node.id] = out.ok ? out.output : { error: out.error };
+          return undefined;
+        }
+        case 'condition': {
+          const { subject, variable, operator, value } = node.data;
+          const tested = subject === 'message' ? msg.text : subject === 'reply' ? scope.reply.text : renderTemplate(`{{vars.${variable}}}`, scope);
+          const result = testCondition(tested, operator, value);
+          state.trace.push({ step: 'condition', nodeId: node.id, status: 'ok', startedAt: Date.now(), durationMs: 0, input: { subject, operator, value }, output: { result } });
+          return result ? 'true' : 'false';
+        }
+        case 'reply':
+          await send(node.id, render(node.data.text, '{{reply.text}}'), node.data.buttons);
+          return undefined;
+        case 'handoff':
+          await send(node.id, render(node.data.text, HANDOFF_NOTICE), undefined, 'handoff');
+          return undefined;
       }
     });
-    skip('callTool', 'no tools configured for this pipeline');
 
-    await step('reply', { text: answer.text }, () => outbound.reply({ message: msg, text: answer.text, idempotencyKey: workflowId }));
-    await step('saveSession', { sessionKey: verdict.sessionKey }, () =>
-      local.saveSession({ sessionKey: verdict.sessionKey, message: msg, answer: answer.text }),
-    );
-    return await finish('replied', answer);
+    const replyText = sent.map((r) => r.text).join('\n\n');
+    if (sent.length) {
+      await step('saveSession', { sessionKey: verdict.sessionKey }, () => local.saveSession({ sessionKey: verdict.sessionKey, message: msg, answer: replyText }));
+    } else {
+      skip('saveSession', 'the pipeline sent no reply');
+    }
+    const buttons = sent.flatMap((r) => r.buttons ?? []);
+    return await finish(sent.length ? 'replied' : 'ignored', sent.length ? { text: replyText, model: answer?.model, ...(buttons.length && { buttons }) } : undefined);
   } catch (err) {
     await finish('failed');
     const failedStep = state.trace.findLast((s) => s.status === 'failed')?.step ?? 'start';
     throw ApplicationFailure.nonRetryable(`run failed at ${failedStep}: ${describe(err)}`, 'RunFailed');
   }
+}
+
+/** What the user hears when a pipeline hands them over without its own words. */
+const HANDOFF_NOTICE = '已为您转接人工客服，请稍候。 / A colleague will take over shortly.';
+/** A tool's answer as the model reads it: enough for facts and links, never a flooded prompt. */
+const MAX_TOOL_RESULT = 8000;
+
+/** A node's own timeout and retries over the step's defaults. */
+function withNodeLimits(base: ActivityOptions, data: { timeoutMs?: number; retries?: number }): ActivityOptions {
+  return {
+    ...base,
+    ...(data.timeoutMs && { startToCloseTimeout: data.timeoutMs }),
+    ...(data.retries !== undefined && { retry: { ...base.retry, maximumAttempts: data.retries + 1 } }),
+  };
 }
 
 /** Tries each model in order; an unusable primary falls through to the next in the chain. */

@@ -120,6 +120,27 @@ export interface Retrieval {
   mode?: 'lexical' | 'hybrid';
   /** why retrieval was less than hybrid, e.g. no embedding model configured */
   note?: string;
+  /** bases the sender's departments may not read: not searched */
+  denied?: string[];
+}
+
+/** A tool call the model asked for. */
+export interface ToolCallRequest {
+  id: string;
+  /** the function name the model used */
+  name: string;
+  /** the tool it names, when it names one that was offered */
+  toolId?: string;
+  argumentsJson: string;
+}
+
+/** One model ↔ tools round trip, fed back to the model on its next call. */
+export interface ToolTurn {
+  /** what the model said alongside its calls, if anything */
+  text?: string;
+  calls: ToolCallRequest[];
+  /** the tools' answers (or errors) as the text the model reads, one per call */
+  results: string[];
 }
 
 export interface ModelAnswer {
@@ -133,6 +154,10 @@ export interface ModelAnswer {
   reasoning?: string;
   /** the prompt was rebuilt for a server whose context window is smaller than configured */
   contextWindow?: number;
+  /** the model wants these tools called before it answers */
+  toolCalls?: ToolCallRequest[];
+  /** tools the node allows but the sender's departments may not use: not offered */
+  toolsDenied?: string[];
 }
 
 export interface ReplyReceipt {

@@ -50,8 +50,12 @@ export function testConfig(fakeBaseUrl: string, extra: Record<string, any> = {})
     },
     channels: extra.channels ?? [],
     ...(extra.alerts && { alerts: extra.alerts }),
+    // the other sections as given
+    ...Object.fromEntries(Object.entries(extra).filter(([k]) => PASSED_THROUGH.includes(k))),
   };
 }
+
+const PASSED_THROUGH = ['knowledge', 'tools', 'pipelines', 'departments', 'session'];
 
 /**
  * imflow in this process against the shared Temporal dev server (own namespace), a fresh database and a
