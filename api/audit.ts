@@ -7,6 +7,7 @@ import { auditRows, queryAudit, verifyAuditChain, type AuditFilter } from '../ru
 import type { Db } from '../runtime/db.js';
 import type { Role } from '../runtime/users.js';
 import { validated } from './admin.js';
+import { principalOf } from './auth.js';
 
 /** Admins and auditors see contacts in clear; the other roles see them masked. */
 export const seesContacts = (role: Role) => role === 'admin' || role === 'auditor';
@@ -77,18 +78,21 @@ export function auditRouter(deps: { db: Db }): Router {
   router.get('/audit', async (req, res) => {
     const q = validated(pageQuery, req.query, 'query');
     const { rows, total } = await queryAudit(deps.db, toFilter(q), { limit: q.pageSize, offset: (q.page - 1) * q.pageSize });
-    res.json({ rows, total, page: q.page, pageSize: q.pageSize });
+    res.json(maskFor(principalOf(res)!.role, { rows, total, page: q.page, pageSize: q.pageSize }));
   });
 
   router.get('/audit/export.csv', async (req: Request, res) => {
     const q = validated(filterQuery, req.query, 'query');
+    const role = principalOf(res)!.role;
     res.type('text/csv; charset=utf-8');
     res.attachment(`imflow-audit-${new Date().toISOString().slice(0, 19).replace(/:/g, '')}.csv`);
     // a BOM, so spreadsheet programs read the Chinese text as UTF-8
     res.write(`\ufeff${CSV_COLUMNS.join(',')}\r\n`);
     for await (const r of auditRows(deps.db, toFilter(q))) {
-      const cells = [String(r.id), new Date(r.at).toISOString(), r.actor, r.action, r.subject, JSON.stringify(r.detail), r.prevHash, r.hash];
-      if (!res.write(`${cells.map(csvCell).join(',')}\r\n`)) await new Promise((resolve) => res.once('drain', resolve));
+      const m = maskFor(role, { actor: r.actor, detail: r.detail });
+      const cells = [String(r.id), new Date(r.at).toISOString(), m.actor, r.action, r.subject, JSON.stringify(m.detail), r.prevHash, r.hash];
+      if (res.destroyed) return; // the client went away
+      if (!res.write(`${cells.map(csvCell).join(',')}\r\n`)) await new Promise((resolve) => (res.once('drain', resolve), res.once('close', resolve)));
     }
     res.end();
   });
