@@ -7,7 +7,9 @@
 import crypto from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+// a CommonJS package: Node's ESM loader sees only its default export (vitest would hide this)
+import proto from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { appendAudit } from '../runtime/audit.js';
@@ -20,7 +22,7 @@ import { maskFor } from './audit.js';
 import { principalOf } from './auth.js';
 import { HttpError } from './http-errors.js';
 
-const EventType = temporal.api.enums.v1.EventType;
+const EventType = proto.temporal.api.enums.v1.EventType;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 export interface RunView {

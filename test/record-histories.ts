@@ -3,6 +3,8 @@
 // Re-record only on purpose: a change to workflow code that fails replay against the committed
 // histories would break runs already in flight; guard such changes with patched() instead.
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ingestMessage } from '../api/ingest.js';
@@ -17,11 +19,44 @@ import { startTestTemporal } from './helpers/temporal.js';
 const outDir = path.join(projectRoot, 'test', 'histories');
 const { cli, dir, server } = await startTestTemporal('imflow-record-', ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=40']);
 const fake = await startFakeModelServer();
+// the ERP of the invoice pipeline below
+const erp = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"issued"}'));
+await new Promise<void>((r) => erp.listen(0, '127.0.0.1', r));
+const erpHost = `127.0.0.1:${(erp.address() as AddressInfo).port}`;
 const config = parseConfig({
   // one model call at a time, so the queued scenario below has to wait (and is told so)
-  ...testConfig(fake.baseURL, { limits: { concurrency: 1, queueNoticeAfterSeconds: 1 } }),
+  ...testConfig(fake.baseURL, {
+    limits: { concurrency: 1, queueNoticeAfterSeconds: 1 },
+    tools: {
+      allowedHosts: [erpHost],
+      definitions: [{ id: 'order-invoice', name: 'get_order_invoice', description: '发票状态', url: `http://${erpHost}/orders/{{args.orderId}}`, parameters: { type: 'object', properties: { orderId: { type: 'string' } } } }],
+    },
+    pipelines: [{ id: 'invoice', name: '发票', graph: invoiceGraph() }],
+  }),
   channels: [{ id: 'mention-only', type: 'sandbox', respondTo: 'mention' }],
 });
+
+/** Every kind of node: a tool node, an llm with a tool, a condition and both of its replies. */
+function invoiceGraph() {
+  const at = (x: number, y = 0) => ({ x, y });
+  return {
+    nodes: [
+      { id: 'when', type: 'trigger', position: at(0), data: { keywordsAny: ['发票'] } },
+      { id: 'lookup', type: 'tool', position: at(200), data: { tool: 'order-invoice', arguments: { orderId: '20240521-8892' }, saveAs: 'invoice' } },
+      { id: 'ask', type: 'llm', position: at(400), data: { systemPrompt: '发票状态：{{vars.invoice}}', tools: ['order-invoice'] } },
+      { id: 'check', type: 'condition', position: at(600), data: { subject: 'reply', operator: 'contains', value: '联系人工' } },
+      { id: 'handoff', type: 'reply', position: at(800, -80), data: { buttons: [{ label: '转接人工客服' }] } },
+      { id: 'answer', type: 'reply', position: at(800, 80), data: {} },
+    ],
+    edges: [
+      { id: 'e1', source: 'when', target: 'lookup' },
+      { id: 'e2', source: 'lookup', target: 'ask' },
+      { id: 'e3', source: 'ask', target: 'check' },
+      { id: 'e4', source: 'check', target: 'handoff', sourceHandle: 'true' },
+      { id: 'e5', source: 'check', target: 'answer', sourceHandle: 'false' },
+    ],
+  };
+}
 const imflow = await startImflow({ mode: 'all', config, dataDir: dir, port: 0, temporalAddress: server.address, adminToken: 'record' });
 const client = imflow.client;
 
@@ -73,6 +108,12 @@ try {
   for (const m of [slow, queued]) await waitForResult(`msg:sandbox:${m.platformMessageId}`);
   await save('message-queued', 'msg:sandbox:m-queued');
 
+  // message: a published pipeline with a tool node, a model that calls a tool, and a condition
+  await run(inbound({ conversationId: 'recorded-invoice', platformMessageId: 'm-pipeline', text: '发票开了吗' }), () =>
+    fake.enqueue('qwen3:32b', { toolCalls: [{ name: 'get_order_invoice', arguments: '{"orderId":"20240521-8892"}' }] }, { text: '已开具，如有疑问请联系人工' }),
+  );
+  await save('message-pipeline', 'msg:sandbox:m-pipeline');
+
   await save('message-replied', 'msg:sandbox:m-plain');
   await save('message-fallback', 'msg:sandbox:m-fallback');
   await save('message-ignored', 'msg:mention-only:m-ignored');
@@ -90,6 +131,7 @@ try {
 } finally {
   await imflow.stop();
   await fake.close();
+  erp.close();
   await server.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 }
