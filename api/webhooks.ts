@@ -56,7 +56,8 @@ export function webhooksRouter(deps: WebhookDeps): Router {
         if (reason) await recordIgnored(deps.db, msg, reason);
         else {
           const { workflowId } = await ingestMessage(deps.client, msg);
-          await keepRawRequest(deps.db, workflowId, channelId, request.headers, payload);
+          // for the console only: the platform's ack never waits on it
+          void keepRawRequest(deps.db, workflowId, channelId, request.headers, payload);
         }
       }
       send(res, received.response);

@@ -1,6 +1,7 @@
 import type { Db, Queryable } from './db.js';
 import { inTransaction } from './db.js';
 import { upsertDepartments } from './departments.js';
+import { logger } from './logger.js';
 import {
   alertsSchema,
   breakerSchema,
@@ -53,6 +54,7 @@ const SANDBOX_CHANNEL: ChannelConfig = channelSchema.parse({ id: 'sandbox', type
 export class Catalog {
   private snap?: Snapshot;
   private loading?: Promise<Snapshot>;
+  private lastGood?: Snapshot;
 
   constructor(
     private readonly db: Db,
@@ -161,7 +163,16 @@ export class Catalog {
   private async snapshot(): Promise<Snapshot> {
     if (this.snap && Date.now() - this.snap.loadedAt < this.ttlMs) return this.snap;
     this.loading ??= this.load().finally(() => (this.loading = undefined));
-    this.snap = await this.loading;
+    try {
+      this.snap = await this.loading;
+      this.lastGood = this.snap;
+    } catch (err) {
+      // Postgres down: keep acking webhooks with the settings last read, rather than refusing
+      // messages that a platform re-delivers only a few times (WeCom: 3 in ~15 s) and then drops
+      if (!this.lastGood) throw err;
+      logger.warn({ err: (err as Error).message }, 'catalog: database unreachable, serving the settings last read');
+      return this.lastGood;
+    }
     return this.snap;
   }
 

@@ -239,7 +239,10 @@ export async function startTemporalDevServer(opts: StartDevServerOptions): Promi
   const args = ['server', 'start-dev', '--ip', HOST, '--port', String(port)];
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
-  args.push('--db-filename', dbFile, '--log-level', 'warn');
+  // WAL with synchronous=NORMAL: a commit survives a crash of any process (the dev server's or
+  // imflow's), only an OS crash or power cut may lose the last moments; the default rollback journal
+  // fsyncs several times per history write and made SQLite the embedded setup's bottleneck.
+  args.push('--db-filename', dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal', '--log-level', 'warn');
   for (const [name, type] of Object.entries(opts.searchAttributes)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`invalid search attribute name: ${JSON.stringify(name)}`);
     args.push('--search-attribute', `${name}=${type}`);

@@ -83,7 +83,7 @@ describe('model failures', () => {
     }
   });
 
-  it('when every model fails the run fails visibly, with nothing sent', async () => {
+  it('when every model refuses the request the run fails visibly, and the sender is told so once', async () => {
     stack.fake.enqueue('qwen3:32b', { status: 400, errorMessage: 'bad request' });
     stack.fake.enqueue('qwen2:7b', { status: 400, errorMessage: 'bad request' });
     const conversationId = uniq('c');
@@ -91,10 +91,28 @@ describe('model failures', () => {
     expect(body.status).toBe('failed');
     expect(body.reply).toBeNull();
     expect(body.trace.map((s: any) => s.step)).toContain('audit');
-    const sent = await stack.imflow.db.pool.query('SELECT 1 FROM replies WHERE conversation_id = $1', [conversationId]);
-    expect(sent.rowCount).toBe(0);
+    const sent = await stack.imflow.db.pool.query('SELECT idempotency_key, text FROM replies WHERE conversation_id = $1', [conversationId]);
+    expect(sent.rows).toEqual([{ idempotency_key: `${body.workflowId}#failed`, text: expect.stringMatching(/^抱歉，暂时无法回答您的问题/) }]);
     const desc = await stack.imflow.client.workflow.getHandle(body.workflowId).describe();
     expect(desc.status.name).toBe('FAILED');
+  });
+
+  it('when every model is down the message waits for one to come back, and is answered once', async () => {
+    const down = { status: 503, errorMessage: 'model loading' };
+    stack.fake.enqueue('qwen3:32b', down, down, down);
+    stack.fake.enqueue('qwen2:7b', down, down, down);
+    const conversationId = uniq('c');
+    const { body } = await stack.sandbox({ text: 'still there?', conversationId });
+    expect(body.status).toBe('replied');
+    expect(body.reply.text).toBe('fake answer to: still there?');
+    const wait = body.trace.find((s: any) => s.step === 'queue');
+    expect(wait).toMatchObject({ input: { waitingFor: 'model' }, output: { attempt: 1, error: expect.stringMatching(/ModelUnavailable/) } });
+    expect(wait.durationMs).toBeGreaterThanOrEqual(5000);
+    const sent = await stack.imflow.db.pool.query('SELECT idempotency_key, text FROM replies WHERE conversation_id = $1 ORDER BY sent_at', [conversationId]);
+    expect(sent.rows).toEqual([
+      { idempotency_key: `${body.workflowId}#model-down`, text: expect.stringMatching(/^模型服务暂时不可用/) },
+      { idempotency_key: body.workflowId, text: body.reply.text },
+    ]);
   });
 });
 

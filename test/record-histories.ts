@@ -108,6 +108,13 @@ try {
   for (const m of [slow, queued]) await waitForResult(`msg:sandbox:${m.platformMessageId}`);
   await save('message-queued', 'msg:sandbox:m-queued');
 
+  // message: every model down for a while: the run waits and answers when one is back
+  const down = { status: 503 };
+  await run(inbound({ conversationId: 'recorded-outage', platformMessageId: 'm-outage', text: '在吗' }), () => {
+    fake.enqueue('qwen3:32b', down, down, down);
+    fake.enqueue('qwen2:7b', down, down, down);
+  });
+  await save('message-model-outage', 'msg:sandbox:m-outage');
   // message: a published pipeline with a tool node, a model that calls a tool, and a condition
   await run(inbound({ conversationId: 'recorded-invoice', platformMessageId: 'm-pipeline', text: '发票开了吗' }), () =>
     fake.enqueue('qwen3:32b', { toolCalls: [{ name: 'get_order_invoice', arguments: '{"orderId":"20240521-8892"}' }] }, { text: '已开具，如有疑问请联系人工' }),

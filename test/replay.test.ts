@@ -16,7 +16,7 @@ describe('committed workflow histories replay deterministically', () => {
     expect(files).toEqual(
       expect.arrayContaining([
         'conversation-continued.json', 'message-replied.json', 'message-fallback.json', 'message-ignored.json', 'message-failed.json',
-        'message-queued.json', 'message-pipeline.json', '0.1-before-flow-control/message-replied.json', '0.2-before-pipelines/message-replied.json',
+        'message-queued.json', 'message-pipeline.json', 'message-model-outage.json', '0.1-before-flow-control/message-replied.json', '0.2-before-pipelines/message-replied.json',
       ]),
     );
     const last = JSON.parse(fs.readFileSync(path.join(dir, 'conversation-continued.json'), 'utf8')).events.at(-1);

@@ -43,6 +43,9 @@ const local = proxyLocalActivities<Activities>({
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: ['InvalidInput'] },
 });
 
+/** Model failures no retry or wait can fix: the same request would fail the same way. */
+const PERMANENT_MODEL_ERRORS = ['InvalidRequest', 'Unauthorized', 'ModelNotFound', 'ContentPolicy', 'ContextLengthExceeded', 'UnknownModel'];
+
 // Model calls stream and heartbeat every second, so a dead worker is noticed in seconds, not minutes.
 const modelOptions: ActivityOptions = {
   startToCloseTimeout: '10m',
@@ -51,7 +54,7 @@ const modelOptions: ActivityOptions = {
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumAttempts: 3,
-    nonRetryableErrorTypes: ['InvalidRequest', 'Unauthorized', 'ModelNotFound', 'ContentPolicy', 'ContextLengthExceeded', 'UnknownModel'],
+    nonRetryableErrorTypes: PERMANENT_MODEL_ERRORS,
   },
 };
 const model = proxyActivities<Activities>(modelOptions);
@@ -137,6 +140,7 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
   const verdict = await step('verify', { channelId: msg.channelId, senderId: msg.senderId }, () => local.verify(msg));
   if (!verdict.allowed) return finish('ignored');
 
+  const sent: { text: string; buttons?: ReplyButton[] }[] = [];
   try {
     await waitForSlot({ kind: 'sender', senderKey: `${msg.channelId}:${msg.senderId}`, holder: workflowId });
     const session = await step('loadSession', { sessionKey: verdict.sessionKey }, () => local.loadSession(verdict.sessionKey), {
@@ -155,7 +159,6 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
     };
     const render = (template: string | undefined, fallback: string) => renderTemplate(template ?? fallback, scope);
     const requester = { channelId: msg.channelId, senderId: msg.senderId };
-    const sent: { text: string; buttons?: ReplyButton[] }[] = [];
     let answer: ModelAnswer | undefined;
 
     /** A model call with the node's tools: round trips until the model answers, at most maxToolSteps. */
@@ -166,7 +169,7 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
       const turns: ToolTurn[] = [];
       for (let round = 0; ; round++) {
         const offer = tools.length && round < (data.maxToolSteps ?? 4) ? tools : undefined;
-        const reply = await callModelWithFallback(modelChain(data, rule, msg.model), async (ref, hasFallback) => {
+        const reply = await waitOutModelOutage(() => callModelWithFallback(modelChain(data, rule, msg.model), async (ref, hasFallback) => {
           await waitForSlot({ kind: 'model', model: ref, holder: workflowId });
           try {
             return await step('callModel', { model: ref, historyMessages: session.history.length, ...(offer && { tools: offer, round }) }, () =>
@@ -185,11 +188,35 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
           } finally {
             if (flowControl) await local.releaseSlot({ model: ref, holder: workflowId });
           }
-        });
+        }));
         if (!reply.toolCalls?.length) return reply;
         const results: string[] = [];
         for (const call of reply.toolCalls) results.push(await toolForModel(call, node.id));
         turns.push({ ...(reply.text && { text: reply.text }), calls: reply.toolCalls, results });
+      }
+    }
+
+    /**
+     * Every model in the chain down (connection refused, 5xx, time-outs, open breakers): the message
+     * waits on durable timers and tries the chain again, for up to MODEL_OUTAGE_WAIT, instead of being
+     * lost; the sender is told once. An error no retry can fix (a bad request, a wrong key) fails at once.
+     */
+    async function waitOutModelOutage(callChain: () => Promise<ModelAnswer>): Promise<ModelAnswer> {
+      const since = Date.now();
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await callChain();
+        } catch (err) {
+          // patched at the point of failure: runs that never fail here keep histories without the marker
+          if (!isModelOutage(err) || Date.now() - since >= MODEL_OUTAGE_WAIT_MS || !patched('model-outage-wait')) throw err;
+          if (attempt === 0) {
+            await outbound.reply({ message: msg, text: MODEL_DOWN_NOTICE, idempotencyKey: `${workflowId}#model-down` }).catch(() => undefined);
+          }
+          const startedAt = Date.now();
+          state.currentStep = 'queue';
+          await sleep(Math.min(5_000 * 2 ** attempt, 60_000));
+          state.trace.push({ step: 'queue', status: 'ok', startedAt, durationMs: Date.now() - startedAt, input: { waitingFor: 'model' }, output: { attempt: attempt + 1, error: describe(err) } });
+        }
       }
     }
 
@@ -261,10 +288,24 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
     const buttons = sent.flatMap((r) => r.buttons ?? []);
     return await finish(sent.length ? 'replied' : 'ignored', sent.length ? { text: replyText, model: answer?.model, ...(buttons.length && { buttons }) } : undefined);
   } catch (err) {
-    await finish('failed');
     const failedStep = state.trace.findLast((s) => s.status === 'failed')?.step ?? 'start';
+    // the sender hears that no answer is coming (unless the failure was in sending itself)
+    if (!sent.length && failedStep !== 'reply' && patched('failure-notice')) {
+      await outbound.reply({ message: msg, text: FAILURE_NOTICE, idempotencyKey: `${workflowId}#failed` }).catch(() => undefined);
+    }
+    await finish('failed');
     throw ApplicationFailure.nonRetryable(`run failed at ${failedStep}: ${describe(err)}`, 'RunFailed');
   }
+}
+
+/** How long a message waits for a model to come back before its run fails. */
+const MODEL_OUTAGE_WAIT_MS = 30 * 60_000;
+const MODEL_DOWN_NOTICE = '模型服务暂时不可用，恢复后会立即回复您。 / The assistant is briefly unavailable; you will get an answer as soon as it is back.';
+const FAILURE_NOTICE = '抱歉，暂时无法回答您的问题，请稍后再试。 / Sorry, I cannot answer this right now. Please try again later.';
+function isModelOutage(err: unknown): boolean {
+  if (!(err instanceof ActivityFailure)) return false; // e.g. no model configured at all
+  const cause = err.cause;
+  return !(cause instanceof ApplicationFailure && cause.type && PERMANENT_MODEL_ERRORS.includes(cause.type));
 }
 
 /** What the user hears when a pipeline hands them over without its own words. */
