@@ -15,8 +15,14 @@ const FIT = { maxZoom: 1, padding: 0.2 };
 export function Canvas() {
   const t = useT();
   const { screenToFlowPosition, fitView } = useReactFlow();
-  // fit an opened graph to the view, but never an empty one: the view would jump to the first node dropped
-  const [fitOnOpen] = useState(() => useEditor.getState().nodes.length > 0);
+  // An opened graph is fitted to the view. A new one (just its trigger, or nothing) starts at the left
+  // edge with room to the right, where the analyst adds the next steps; fitting would centre the trigger.
+  const [opening] = useState(() => {
+    const first = useEditor.getState().nodes;
+    if (first.length > 1) return { fitView: true };
+    const at = first[0]?.position ?? { x: 0, y: 0 };
+    return { fitView: false, defaultViewport: { x: 60 - at.x, y: 200 - at.y, zoom: 1 } };
+  });
   const nodes = useEditor((s) => s.nodes);
   const edges = useEditor((s) => s.edges);
   const issues = useEditor((s) => s.issues);
@@ -76,7 +82,7 @@ export function Canvas() {
         nodesDraggable={!readOnly}
         nodesConnectable={!readOnly}
         deleteKeyCode={['Backspace', 'Delete']}
-        fitView={fitOnOpen}
+        {...opening}
         fitViewOptions={FIT}
         minZoom={0.2}
         proOptions={{ hideAttribution: true }}

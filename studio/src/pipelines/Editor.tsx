@@ -3,7 +3,7 @@
 import { Alert, App, Button, Spin } from 'antd';
 import { ReactFlowProvider } from '@xyflow/react';
 import { useCallback, useEffect, useState } from 'react';
-import { api, type Pipeline } from './api.js';
+import { api, describeError, type Pipeline } from './api.js';
 import { Canvas } from './Canvas.js';
 import { useT } from './i18n.js';
 import { NodePanel } from './NodePanel.js';
@@ -66,7 +66,7 @@ export function Editor({ pipelineId, onBack }: { pipelineId: string; onBack: () 
       message.success(t('editor.saved'));
       return true;
     } catch (err) {
-      message.error(t('error.generic', { message: (err as Error).message }));
+      message.error(describeError(t, err));
       return false;
     } finally {
       setSaving(false);
@@ -120,7 +120,7 @@ export function Editor({ pipelineId, onBack }: { pipelineId: string; onBack: () 
       const saved = await api.save(pipelineId, { name: name.trim() });
       setPipeline((p) => (p ? { ...p, name: saved.name } : p));
     } catch (err) {
-      message.error(t('error.generic', { message: (err as Error).message }));
+      message.error(describeError(t, err));
     }
   };
 

@@ -1,4 +1,4 @@
-// The node types from the catalogue, to drag onto the canvas (or click, to add one in the middle).
+// The node types from the catalogue, to drag onto the canvas (or, from the keyboard, Enter adds one in the middle).
 import { Tooltip } from 'antd';
 import { useReactFlow } from '@xyflow/react';
 import type { DragEvent } from 'react';
@@ -42,7 +42,6 @@ export function Palette() {
             style={{ borderLeftColor: nodeColor(kind.type) }}
             draggable={!readOnly}
             onDragStart={(e) => onDragStart(e, kind.type)}
-            onClick={() => !readOnly && addInTheMiddle(kind.type)}
             data-testid={`palette-${kind.type}`}
             role="button"
             tabIndex={0}

@@ -3,7 +3,7 @@
 import { PlusOutlined } from '@ant-design/icons';
 import { App, Button, Form, Input, Modal, Popconfirm, Space, Switch, Table, Tag, Tooltip, Typography, type ButtonProps } from 'antd';
 import { useCallback, useEffect, useState } from 'react';
-import { api, type Pipeline } from './api.js';
+import { api, describeError, type Pipeline } from './api.js';
 import { useT } from './i18n.js';
 
 export function PipelineList({ onOpen }: { onOpen: (id: string) => void }) {
@@ -12,7 +12,7 @@ export function PipelineList({ onOpen }: { onOpen: (id: string) => void }) {
   const [pipelines, setPipelines] = useState<Pipeline[] | null>(null);
   const [creating, setCreating] = useState(false);
 
-  const fail = useCallback((err: unknown) => message.error(t('error.generic', { message: (err as Error).message })), [message, t]);
+  const fail = useCallback((err: unknown) => message.error(describeError(t, err)), [message, t]);
   const refresh = useCallback(() => api.list().then(setPipelines, fail), [fail]);
   useEffect(() => void refresh(), [refresh]);
 
@@ -22,10 +22,8 @@ export function PipelineList({ onOpen }: { onOpen: (id: string) => void }) {
   return (
     <div className="pl-list-page" data-testid="pipeline-list">
       <div className="pl-list-head">
-        <div>
-          <Typography.Title level={4}>{t('list.title')}</Typography.Title>
-          <Typography.Paragraph type="secondary">{t('list.hint')}</Typography.Paragraph>
-        </div>
+        {/* the console's header already names the page */}
+        <Typography.Paragraph type="secondary">{t('list.hint')}</Typography.Paragraph>
         <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)} data-testid="pipeline-new">
           {t('list.new')}
         </Button>
@@ -121,7 +119,7 @@ function CreateModal({ open, onClose, onCreated }: { open: boolean; onClose: () 
       onClose();
       onCreated(created.id);
     } catch (err) {
-      message.error(t('error.generic', { message: (err as Error).message }));
+      message.error(describeError(t, err));
     } finally {
       setBusy(false);
     }

@@ -2,7 +2,7 @@
 // When the server refuses, its per-node problems become the marks on the canvas.
 import { App, Form, Input, Modal, type ButtonProps } from 'antd';
 import { useState } from 'react';
-import { api, ApiError, type ValidationError } from './api.js';
+import { api, ApiError, describeError, type ValidationError } from './api.js';
 import { useT } from './i18n.js';
 import { useEditor } from './store.js';
 
@@ -31,7 +31,7 @@ export function PublishModal({ open, onClose, pipelineId, save, onPublished }: P
       onClose();
     } catch (err) {
       if (err instanceof ApiError && Array.isArray(err.details)) useEditor.getState().setIssues(err.details as ValidationError[]);
-      message.error(err instanceof ApiError && err.status === 400 ? t('publish.failed') : t('error.generic', { message: (err as Error).message }));
+      message.error(err instanceof ApiError && err.status === 400 ? t('publish.failed') : describeError(t, err));
     } finally {
       setBusy(false);
     }

@@ -2,7 +2,7 @@
 // on the canvas, the path the message took with each node's duration; here, each node's output.
 import { Alert, Button, Drawer, Form, Input, Tag, Timeline, Typography } from 'antd';
 import { useState } from 'react';
-import { api, type SandboxAnswer } from './api.js';
+import { api, describeError, type SandboxAnswer } from './api.js';
 import { useT } from './i18n.js';
 import { formatMs } from './nodes/NodeCard.js';
 import { useEditor } from './store.js';
@@ -37,7 +37,7 @@ export function TestRunDrawer({ open, onClose, pipelineId, save }: Props) {
       setAnswer(result);
       showRun(result.trace);
     } catch (err) {
-      setError((err as Error).message);
+      setError(describeError(t, err));
     } finally {
       setRunning(false);
     }

@@ -2,7 +2,7 @@
 // back, which publishes that version again as the newest one.
 import { App, Button, Card, Drawer, Empty, Flex, Popconfirm, Space, Spin, Tag, Typography } from 'antd';
 import { useEffect, useState } from 'react';
-import { api, type PipelineVersion } from './api.js';
+import { api, describeError, type PipelineVersion } from './api.js';
 import { useT } from './i18n.js';
 import { useEditor } from './store.js';
 
@@ -27,7 +27,7 @@ export function VersionsDrawer({ open, onClose, pipelineId, publishedVersion, on
     let stale = false;
     api.versions(pipelineId).then(
       (list) => !stale && setVersions([...list].sort((a, b) => b.version - a.version)),
-      (err: Error) => message.error(t('error.generic', { message: err.message })),
+      (err: unknown) => message.error(describeError(t, err)),
     );
     return () => {
       stale = true;
@@ -42,7 +42,7 @@ export function VersionsDrawer({ open, onClose, pipelineId, publishedVersion, on
         onView(version);
       }
     } catch (err) {
-      message.error(t('error.generic', { message: (err as Error).message }));
+      message.error(describeError(t, err));
     }
   };
 
@@ -52,7 +52,7 @@ export function VersionsDrawer({ open, onClose, pipelineId, publishedVersion, on
       message.success(t('versions.rolledBack', { version }));
       onRolledBack();
     } catch (err) {
-      message.error(t('error.generic', { message: (err as Error).message }));
+      message.error(describeError(t, err));
     }
   };
 

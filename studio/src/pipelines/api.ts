@@ -1,17 +1,7 @@
 // The editor's calls to /api/pipelines, /api/sandbox and the lookups. Auth the way the console does it:
-// the admin token the console keeps for this tab if there is one, else the session cookie, whose writes
-// must echo the CSRF cookie in X-CSRF-Token (api/auth.ts).
+// the session cookie, with every write echoing the CSRF cookie in X-CSRF-Token (api/auth.ts).
 import type { PipelineGraph } from '../../../pipelines/graph.js';
-
-const TOKEN_KEY = 'imflow.adminToken';
-
-function adminToken(): string {
-  try {
-    return sessionStorage.getItem(TOKEN_KEY) ?? '';
-  } catch {
-    return '';
-  }
-}
+import type { Translate } from './i18n.js';
 
 /** A refused request: the server's message, and its per-node details when it sent them. */
 export class ApiError extends Error {
@@ -30,7 +20,6 @@ function csrfToken(): string {
 }
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const token = adminToken();
   const csrf = method === 'GET' ? '' : csrfToken();
   const res = await fetch(`/api${path}`, {
     method,
@@ -38,17 +27,23 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
     headers: {
       accept: 'application/json',
       ...(body !== undefined && { 'content-type': 'application/json' }),
-      ...(token && { authorization: `Bearer ${token}` }),
       ...(csrf && { 'x-csrf-token': csrf }),
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  if (res.status === 204) return undefined as T;
   const parsed: unknown = await res.json().catch(() => undefined);
   if (!res.ok) {
     const err = parsed as { error?: string; details?: unknown } | undefined;
     throw new ApiError(res.status, err?.error ?? `HTTP ${res.status}`, err?.details);
   }
   return parsed as T;
+}
+
+/** What went wrong, in the analyst's language when it is about being logged in or allowed. */
+export function describeError(t: Translate, err: unknown): string {
+  if (err instanceof ApiError && (err.status === 401 || err.status === 403)) return t('error.unauthorized');
+  return t('error.generic', { message: err instanceof Error ? err.message : String(err) });
 }
 
 export interface ValidationError {

@@ -5,7 +5,6 @@ import { useCallback, useSyncExternalStore } from 'react';
 export type Lang = 'zh-CN' | 'en';
 
 const zhCN = {
-  'list.title': '流程编排',
   'list.hint': '每条流程由一个触发条件开始：消息满足条件时，按画布上的步骤处理并回复。已发布的流程按优先级匹配，都不匹配时由默认流程回答。',
   'list.new': '新建流程',
   'list.name': '名称',
@@ -46,8 +45,6 @@ const zhCN = {
   'palette.title': '节点',
   'palette.hint': '拖到画布上，再从节点右侧的圆点连线到下一个节点。',
   'canvas.empty': '从左侧拖入一个“触发条件”节点开始',
-  'canvas.true': '是',
-  'canvas.false': '否',
 
   'panel.title': '节点设置',
   'panel.none': '选中画布上的节点以编辑其设置。',
@@ -60,10 +57,8 @@ const zhCN = {
   'panel.addArgument': '添加参数',
   'panel.argumentName': '参数名',
   'panel.argumentValue': '值（可用变量）',
-  'panel.window.days': '星期',
   'panel.window.start': '开始',
   'panel.window.end': '结束',
-  'panel.window.zone': '时区',
   'panel.window.add': '限定时间段',
   'panel.window.remove': '不限时间',
   'panel.tagsHint': '输入后按回车添加',
@@ -87,8 +82,6 @@ const zhCN = {
   'test.steps': '执行步骤',
   'test.clear': '清除高亮',
   'test.output': '输出',
-  'test.input': '输入',
-  'test.error': '错误',
 
   'publish.title': '发布流程',
   'publish.note': '发布说明',
@@ -114,7 +107,6 @@ const zhCN = {
 export type MessageKey = keyof typeof zhCN;
 
 const en: Record<MessageKey, string> = {
-  'list.title': 'Pipelines',
   'list.hint':
     'Each pipeline starts with a trigger: a message that meets it is handled by the steps on the canvas. Published pipelines are matched by priority; the default pipeline answers the rest.',
   'list.new': 'New pipeline',
@@ -156,8 +148,6 @@ const en: Record<MessageKey, string> = {
   'palette.title': 'Nodes',
   'palette.hint': 'Drag onto the canvas, then draw a line from the dot on a node’s right to the next node.',
   'canvas.empty': 'Drag a “Trigger” node from the left to start',
-  'canvas.true': 'yes',
-  'canvas.false': 'no',
 
   'panel.title': 'Node settings',
   'panel.none': 'Select a node on the canvas to edit its settings.',
@@ -170,10 +160,8 @@ const en: Record<MessageKey, string> = {
   'panel.addArgument': 'Add an argument',
   'panel.argumentName': 'Argument',
   'panel.argumentValue': 'Value (may use variables)',
-  'panel.window.days': 'Days',
   'panel.window.start': 'From',
   'panel.window.end': 'Until',
-  'panel.window.zone': 'Time zone',
   'panel.window.add': 'Only at certain times',
   'panel.window.remove': 'Any time',
   'panel.tagsHint': 'Type and press Enter to add',
@@ -197,8 +185,6 @@ const en: Record<MessageKey, string> = {
   'test.steps': 'Steps',
   'test.clear': 'Clear the highlight',
   'test.output': 'Output',
-  'test.input': 'Input',
-  'test.error': 'Error',
 
   'publish.title': 'Publish the pipeline',
   'publish.note': 'Release note',

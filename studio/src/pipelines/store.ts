@@ -231,10 +231,6 @@ export const useEditor = create<EditorState>()((set, get) => {
           ...((step.error ?? seen?.error) && { error: step.error ?? seen?.error }),
         };
       }
-      // the trigger is where the run came in: lit whenever the pipeline ran, timed by the rule matching
-      const trigger = get().nodes.find((n) => n.type === 'trigger');
-      const matched = trace.find((s) => s.step === 'matchRule');
-      if (trigger && !run[trigger.id] && Object.keys(run).length > 0) run[trigger.id] = { status: 'ok', durationMs: matched?.durationMs ?? 0, output: matched?.output };
       set({ run });
     },
 
