@@ -2,7 +2,7 @@
 // running only while someone listens and at most once a second, feeds every stream: however many
 // consoles are open, Temporal and Postgres see the same few queries.
 //
-// Events: `run.started`, `run.step`, `run.finished`, `model.health`, `audit` (admins and auditors),
+// Events: `run.started`, `run.step`, `run.finished`, `run.gone` (ended without a result row), `model.health`, `audit` (admins and auditors),
 // and `snapshot` (what is in flight, on connect). A comment line every 15 s keeps proxies from closing
 // an idle stream.
 import type { Client } from '@temporalio/client';
@@ -118,7 +118,12 @@ export class EventHub {
     const { client } = this.deps;
     const live = await runningRuns(client, {}, 500);
     const ids = new Set(live.map((w) => w.workflowId));
-    for (const id of this.inFlight.keys()) if (!ids.has(id)) this.inFlight.delete(id);
+    // ended without a row to report (terminated, or its row is read in this same tick): consoles drop it
+    for (const id of this.inFlight.keys()) {
+      if (ids.has(id)) continue;
+      this.inFlight.delete(id);
+      this.broadcast('run.gone', { workflowId: id });
+    }
     const fresh = live.filter((w) => !this.inFlight.has(w.workflowId));
     await Promise.all(
       fresh.map(async (wf) => {
@@ -153,9 +158,11 @@ export class EventHub {
          FROM runs WHERE finished_at >= $1 ORDER BY finished_at LIMIT 500`,
       [this.finishedSince],
     );
+    // keyed by the end time too: a retried run ends a second time, with a new row
+    const key = (r: { workflow_id: string; finished_at: Date }) => `${r.workflow_id}@${new Date(r.finished_at).getTime()}`;
     for (const r of rows) {
-      if (this.finishedSeen.has(r.workflow_id)) continue;
-      this.finishedSeen.add(r.workflow_id);
+      if (this.finishedSeen.has(key(r))) continue;
+      this.finishedSeen.add(key(r));
       this.inFlight.delete(r.workflow_id);
       this.broadcast('run.finished', {
         workflowId: r.workflow_id, channelId: r.channel_id, conversationId: r.conversation_id, senderId: r.sender_id, text: r.text,
@@ -165,7 +172,7 @@ export class EventHub {
     if (rows.length) {
       // rows of the same instant may still come: keep the boundary and remember only what is past it
       const last = new Date(rows[rows.length - 1].finished_at);
-      const boundary = rows.filter((r) => new Date(r.finished_at).getTime() === last.getTime()).map((r) => r.workflow_id);
+      const boundary = rows.filter((r) => new Date(r.finished_at).getTime() === last.getTime()).map(key);
       this.finishedSince = last;
       this.finishedSeen.clear();
       for (const id of boundary) this.finishedSeen.add(id);

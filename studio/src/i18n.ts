@@ -1,188 +1,287 @@
-import { useCallback, useEffect, useState } from 'react';
-
-/** zh-CN first; English for everyone whose browser does not ask for Chinese. */
+// The console's strings, zh-CN first. Each key holds [中文, English]. The language is kept in the store and
+// mirrored on <html lang>, which the pipeline studio watches to follow along.
 export type Lang = 'zh-CN' | 'en';
 
-export const LANGS: readonly Lang[] = ['zh-CN', 'en'];
+const strings = {
+  'app.name': ['imflow 控制台', 'imflow console'],
+  'lang.switch': ['English', '中文'],
+  'nav.dashboard': ['仪表盘', 'Dashboard'],
+  'nav.runs': ['运行记录', 'Runs'],
+  'nav.models': ['模型', 'Models'],
+  'nav.channels': ['渠道', 'Channels'],
+  'nav.pipelines': ['流程编排', 'Pipelines'],
+  'nav.sandbox': ['沙盒', 'Sandbox'],
+  'nav.audit': ['审计日志', 'Audit log'],
+  'nav.settings': ['设置', 'Settings'],
+  'nav.temporal': ['Temporal 控制台', 'Temporal UI'],
+  'user.logout': ['退出登录', 'Log out'],
+  'user.adminToken': ['管理员令牌', 'admin token'],
+  'role.admin': ['管理员', 'admin'],
+  'role.analyst': ['分析师', 'analyst'],
+  'role.viewer': ['只读', 'viewer'],
+  'role.auditor': ['审计员', 'auditor'],
 
-const en = {
-  tagline: 'A self-hosted LLM colleague for DingTalk, Feishu/Lark and WeCom chats — every message a durable Temporal workflow.',
-  'lang.switch': '中文',
-  'lang.switchTitle': 'Switch language',
-  'nav.temporal': 'Temporal UI',
+  'login.title': ['登录 imflow 控制台', 'Log in to the imflow console'],
+  'login.username': ['用户名', 'User name'],
+  'login.password': ['密码', 'Password'],
+  'login.submit': ['登录', 'Log in'],
+  'login.token': ['用管理员令牌登录', 'Log in with the admin token'],
+  'login.tokenPlaceholder': ['粘贴 ADMIN_TOKEN', 'Paste the ADMIN_TOKEN'],
+  'login.hint': ['启动时打印的控制台链接（/?token=…）会直接登录。', 'The console link printed at start (/?token=…) logs you in directly.'],
+  'login.failed': ['登录失败：{message}', 'Login failed: {message}'],
 
-  'health.title': 'Service health',
-  'health.refresh': 'Refresh',
-  'health.checking': 'Checking…',
-  'health.ok': 'Ready',
-  'health.unavailable': 'Unavailable',
-  'health.unreachable': 'Health check unreachable',
-  'health.unreachableDetail': 'Could not read /healthz ({reason}). Is the imflow API running?',
-  'health.checkedAt': 'Checked at {time}',
-  'health.db': 'Postgres',
-  'health.temporal': 'Temporal',
-  'health.redis': 'Redis',
-  'health.badge.ok': 'ok',
-  'health.badge.down': 'down',
-  'health.badge.unknown': 'unknown',
-  'health.redisNote': 'Redis is optional: sessions fall back to Postgres while it is away.',
+  'common.refresh': ['刷新', 'Refresh'],
+  'common.save': ['保存', 'Save'],
+  'common.cancel': ['取消', 'Cancel'],
+  'common.add': ['新增', 'Add'],
+  'common.edit': ['编辑', 'Edit'],
+  'common.delete': ['删除', 'Delete'],
+  'common.confirmDelete': ['确定删除 {name}？', 'Delete {name}?'],
+  'common.actions': ['操作', 'Actions'],
+  'common.search': ['搜索', 'Search'],
+  'common.reset': ['重置', 'Reset'],
+  'common.none': ['无', 'none'],
+  'common.saved': ['已保存', 'Saved'],
+  'common.deleted': ['已删除', 'Deleted'],
+  'common.error': ['请求失败（{status}）：{message}', 'Request failed ({status}): {message}'],
+  'common.set': ['已设置', 'set'],
+  'common.notSet': ['未设置', 'not set'],
+  'common.keepSecret': ['已设置，留空则保持不变', 'set — leave empty to keep'],
+  'common.total': ['共 {n} 条', '{n} in all'],
+  'common.time': ['时间', 'Time'],
+  'common.id': ['ID', 'ID'],
+  'common.name': ['名称', 'Name'],
+  'common.yes': ['是', 'yes'],
+  'common.no': ['否', 'no'],
+  'common.readOnly': ['你的角色只能查看此页。', 'Your role can only view this page.'],
+  'common.copy': ['复制', 'Copy'],
 
-  'token.title': 'Admin token',
-  'token.missing': 'No admin token yet. Paste the ADMIN_TOKEN of this deployment, or open this page with ?token=… once.',
-  'token.placeholder': 'Paste the admin token',
-  'token.save': 'Use token',
-  'token.current': 'Using token {masked} (kept for this tab only).',
-  'token.forget': 'Forget',
+  'status.running': ['运行中', 'running'],
+  'status.replied': ['已回复', 'replied'],
+  'status.ignored': ['已忽略', 'ignored'],
+  'status.failed': ['失败', 'failed'],
+  'status.ok': ['成功', 'ok'],
+  'status.skipped': ['跳过', 'skipped'],
 
-  'sandbox.title': 'Sandbox',
-  'sandbox.hint': 'Send a message through the real conversation and message workflows as a dry run: nothing is posted to any chat platform.',
-  'sandbox.placeholder': 'Type a message, e.g. “What can you do?”',
-  'sandbox.send': 'Send',
-  'sandbox.sending': 'Waiting for the reply…',
-  'sandbox.sendingShort': 'Sending…',
-  'sandbox.shortcut': 'Ctrl/⌘ + Enter to send',
-  'sandbox.needToken': 'Set an admin token above to use the sandbox.',
-  'sandbox.error': 'Request failed ({status}): {message}',
-  'sandbox.networkError': 'Could not reach the API: {message}',
-  'sandbox.badToken': 'The admin token was refused — paste the right one above.',
-  'sandbox.reply': 'Reply',
-  'sandbox.noReply': 'No reply for this message.',
-  'sandbox.running': 'Still running after the wait; look it up in the Temporal UI as {workflowId}.',
-  'sandbox.model': 'Model',
-  'sandbox.workflow': 'Workflow',
-  'sandbox.status': 'Status',
-  'sandbox.trace': 'Trace',
-  'sandbox.noTrace': 'No trace steps recorded.',
-  'trace.step': 'Step',
-  'trace.status': 'Status',
-  'trace.duration': 'Duration',
-  'trace.error': 'Error',
+  'step.verify': ['校验', 'verify'],
+  'step.loadSession': ['加载会话', 'load session'],
+  'step.queue': ['排队', 'queue'],
+  'step.matchRule': ['匹配规则', 'match rule'],
+  'step.retrieve': ['知识检索', 'retrieve'],
+  'step.callModel': ['调用模型', 'call model'],
+  'step.callTool': ['调用工具', 'call tool'],
+  'step.reply': ['回复', 'reply'],
+  'step.saveSession': ['保存会话', 'save session'],
+  'step.condition': ['条件', 'condition'],
+  'step.handoff': ['转人工', 'handoff'],
+  'step.audit': ['审计', 'audit'],
 
-  'status.replied': 'replied',
-  'status.ignored': 'ignored',
-  'status.failed': 'failed',
-  'status.running': 'running',
-  'status.ok': 'ok',
-  'status.skipped': 'skipped',
+  'dash.inFlight': ['处理中的消息', 'Runs in flight'],
+  'dash.conversations': ['活跃会话', 'Live conversations'],
+  'dash.messagesHour': ['最近一小时消息', 'Messages, last hour'],
+  'dash.errorRate': ['错误率', 'Error rate'],
+  'dash.p95': ['P95 延迟', 'p95 latency'],
+  'dash.perMinute': ['每分钟消息数（按渠道）', 'Messages per minute, per channel'],
+  'dash.latencyChannel': ['端到端延迟（按渠道）', 'End-to-end latency per channel'],
+  'dash.latencyModel': ['模型延迟与错误率（按模型）', 'Model latency and error rate per model'],
+  'dash.recent': ['刚刚完成', 'Just finished'],
+  'dash.currentStep': ['当前步骤', 'Current step'],
+  'dash.startedAt': ['开始于', 'Started'],
+  'dash.live': ['实时', 'live'],
+  'dash.offline': ['实时连接断开，正在重连…', 'Live updates disconnected, reconnecting…'],
+  'dash.nothingInFlight': ['当前没有正在处理的消息', 'Nothing in flight right now'],
+  'dash.lastMessage': ['最近一条', 'Latest message'],
+  'dash.messages': ['消息数', 'Messages'],
 
-  footer: 'imflow · placeholder console — the flow studio and the full console come next.',
-} as const;
+  'runs.channel': ['渠道', 'Channel'],
+  'runs.sender': ['发送者', 'Sender'],
+  'runs.conversation': ['会话', 'Conversation'],
+  'runs.text': ['消息', 'Message'],
+  'runs.reply': ['回复', 'Reply'],
+  'runs.status': ['状态', 'Status'],
+  'runs.model': ['模型', 'Model'],
+  'runs.pipeline': ['流程', 'Pipeline'],
+  'runs.duration': ['耗时', 'Duration'],
+  'runs.received': ['收到时间', 'Received'],
+  'runs.searchText': ['搜索消息或回复内容', 'Search message or reply text'],
+  'runs.anyStatus': ['全部状态', 'Any status'],
+  'runs.anyChannel': ['全部渠道', 'Any channel'],
+  'runs.dryRun': ['沙盒', 'sandbox'],
 
-export type MessageKey = keyof typeof en;
+  'run.back': ['返回运行记录', 'Back to runs'],
+  'run.retry': ['从失败步骤重试', 'Retry from the failed step'],
+  'run.retryConfirm': ['从「{step}」继续这次运行？之前完成的步骤不会重复执行。', 'Resume this run at "{step}"? Steps completed before it are not run again.'],
+  'run.retried': ['已从 {step} 重新开始', 'Resumed at {step}'],
+  'run.openTemporal': ['在 Temporal 中查看', 'Open in Temporal UI'],
+  'run.noTemporalUrl': ['设置 IMFLOW_TEMPORAL_UI_URL 后可链接到 Temporal 控制台', 'Set IMFLOW_TEMPORAL_UI_URL to link to the Temporal UI'],
+  'run.message': ['收到的消息', 'Message received'],
+  'run.replyText': ['回复内容', 'Reply'],
+  'run.noReply': ['没有回复', 'No reply'],
+  'run.steps': ['执行步骤', 'Steps'],
+  'run.raw': ['平台原始请求（已去除密钥）', 'Platform request as received (secrets removed)'],
+  'run.noRaw': ['无原始请求（沙盒或未经过 webhook 的消息）', 'No platform request (sandbox, or not received by webhook)'],
+  'run.modelCalls': ['模型调用', 'Model calls'],
+  'run.audit': ['审计记录', 'Audit rows'],
+  'run.input': ['输入', 'Input'],
+  'run.output': ['输出', 'Output'],
+  'run.modelInput': ['模型输入（完整）', 'Model input (complete)'],
+  'run.error': ['错误', 'Error'],
+  'run.attempts': ['尝试次数 {n}', '{n} attempt(s)'],
+  'run.node': ['节点 {id}', 'node {id}'],
+  'run.retrievalHits': ['检索命中', 'Retrieval hits'],
+  'run.outcome': ['结果', 'Outcome'],
+  'run.latency': ['延迟', 'Latency'],
+  'run.tokens': ['Token（输入/输出）', 'Tokens (in/out)'],
 
-const zhCN: Record<MessageKey, string> = {
-  tagline: '自托管的大模型同事，接入钉钉、飞书和企业微信群聊——每条消息都是一个可靠的 Temporal 工作流。',
-  'lang.switch': 'English',
-  'lang.switchTitle': '切换语言',
-  'nav.temporal': 'Temporal 控制台',
+  'models.providers': ['模型来源', 'Model providers'],
+  'models.addProvider': ['新增模型来源', 'Add provider'],
+  'models.editProvider': ['编辑模型来源 {id}', 'Edit provider {id}'],
+  'models.baseUrl': ['接口地址 baseUrl', 'baseUrl'],
+  'models.api': ['接口类型', 'API'],
+  'models.apiKey': ['API Key', 'API key'],
+  'models.models': ['模型', 'Models'],
+  'models.modelId': ['模型 ID', 'Model id'],
+  'models.modelName': ['显示名', 'Display name'],
+  'models.contextWindow': ['上下文窗口', 'Context window'],
+  'models.maxTokens': ['最大输出', 'Max tokens'],
+  'models.reasoning': ['推理模型', 'Reasoning'],
+  'models.addModel': ['添加模型', 'Add a model'],
+  'models.defaults': ['默认模型与备用链', 'Default model and fallbacks'],
+  'models.default': ['默认模型', 'Default'],
+  'models.fallbacks': ['备用模型（按顺序）', 'Fallbacks (in order)'],
+  'models.health': ['模型健康', 'Model health'],
+  'models.window': ['统计窗口', 'Window'],
+  'models.requests': ['请求数', 'Requests'],
+  'models.ttft': ['首字延迟 P50', 'First token p50'],
+  'models.tps': ['生成速度 tok/s', 'tokens/s'],
+  'models.breaker': ['熔断器', 'Breaker'],
+  'models.lastError': ['最近错误', 'Last error'],
+  'models.latencyChart': ['延迟 P50 / P95（毫秒）', 'Latency p50 / p95 (ms)'],
+  'models.errorChart': ['错误率', 'Error rate'],
+  'breaker.closed': ['正常', 'closed'],
+  'breaker.open': ['已熔断', 'open'],
+  'breaker.half-open': ['试探中', 'half-open'],
+  'breaker.unknown': ['未知', 'unknown'],
 
-  'health.title': '服务状态',
-  'health.refresh': '刷新',
-  'health.checking': '检查中…',
-  'health.ok': '就绪',
-  'health.unavailable': '不可用',
-  'health.unreachable': '无法获取健康状态',
-  'health.unreachableDetail': '读取 /healthz 失败（{reason}）。imflow API 是否在运行？',
-  'health.checkedAt': '检查于 {time}',
-  'health.db': 'Postgres',
-  'health.temporal': 'Temporal',
-  'health.redis': 'Redis',
-  'health.badge.ok': '正常',
-  'health.badge.down': '故障',
-  'health.badge.unknown': '未知',
-  'health.redisNote': 'Redis 为可选项：不可用时会话数据回退到 Postgres。',
+  'channels.title': ['渠道', 'Channels'],
+  'channels.add': ['新增渠道', 'Add channel'],
+  'channels.edit': ['编辑渠道 {id}', 'Edit channel {id}'],
+  'channels.type': ['平台', 'Platform'],
+  'channels.enabled': ['启用', 'Enabled'],
+  'channels.callback': ['回调地址', 'Callback URL'],
+  'channels.callbackUrl': ['回调地址（填入平台开发者后台）', 'Callback URL (paste into the platform console)'],
+  'channels.respondTo': ['回复条件', 'Answer'],
+  'channels.respondTo.mention': ['仅 @机器人 时', 'when @-mentioned'],
+  'channels.respondTo.all': ['所有消息', 'every message'],
+  'channels.groups': ['群聊', 'Group chats'],
+  'channels.direct': ['单聊', 'Direct chats'],
+  'channels.groupSession': ['群会话', 'Group session'],
+  'channels.groupSession.shared': ['全群共享', 'shared by the group'],
+  'channels.groupSession.sender': ['每人独立', 'one per sender'],
+  'channels.ignored': ['被忽略的消息', 'Ignored messages'],
+  'channels.reason': ['原因', 'Reason'],
+  'channels.secrets': ['密钥', 'Secrets'],
+  'channels.source': ['来源', 'Source'],
+  'channels.sourceConfig': ['配置文件（重启时覆盖）', 'config file (rewritten at start)'],
 
-  'token.title': '管理令牌',
-  'token.missing': '尚未设置管理令牌。请粘贴本部署的 ADMIN_TOKEN，或用 ?token=… 打开一次本页面。',
-  'token.placeholder': '粘贴管理令牌',
-  'token.save': '使用令牌',
-  'token.current': '正在使用令牌 {masked}（仅保存在当前标签页）。',
-  'token.forget': '清除',
+  'sandbox.title': ['沙盒：像真实消息一样跑一遍，但不会发到任何平台', 'Sandbox: runs like a real message, sends nothing to any platform'],
+  'sandbox.modeText': ['输入消息', 'Type a message'],
+  'sandbox.modePayload': ['粘贴平台 JSON', 'Paste platform JSON'],
+  'sandbox.text': ['消息内容', 'Message'],
+  'sandbox.textPlaceholder': ['例如：发票多久能开出来？', 'e.g. How soon can I get the invoice?'],
+  'sandbox.payload': ['平台原始消息 JSON（已解密）', 'Platform message JSON (decrypted)'],
+  'sandbox.payloadType': ['按哪个平台解析', 'Parse as'],
+  'sandbox.channel': ['渠道', 'Channel'],
+  'sandbox.model': ['模型（可选）', 'Model (optional)'],
+  'sandbox.pipeline': ['流程（可选）', 'Pipeline (optional)'],
+  'sandbox.sender': ['发送者 ID（可选）', 'Sender id (optional)'],
+  'sandbox.conversation': ['会话 ID（可选）', 'Conversation id (optional)'],
+  'sandbox.run': ['运行', 'Run'],
+  'sandbox.badJson': ['不是合法的 JSON', 'Not valid JSON'],
+  'sandbox.result': ['结果', 'Result'],
+  'sandbox.openRun': ['查看完整运行链路', 'Open the whole run'],
+  'sandbox.stillRunning': ['仍在运行，可在运行记录中查看', 'Still running: see it under Runs'],
 
-  'sandbox.title': '沙盒',
-  'sandbox.hint': '让消息以演练模式走完真实的会话与消息工作流：不会向任何聊天平台发送内容。',
-  'sandbox.placeholder': '输入一条消息，例如“你能做什么？”',
-  'sandbox.send': '发送',
-  'sandbox.sending': '等待回复中…',
-  'sandbox.sendingShort': '发送中…',
-  'sandbox.shortcut': 'Ctrl/⌘ + Enter 发送',
-  'sandbox.needToken': '请先在上方设置管理令牌再使用沙盒。',
-  'sandbox.error': '请求失败（{status}）：{message}',
-  'sandbox.networkError': '无法连接 API：{message}',
-  'sandbox.badToken': '管理令牌被拒绝，请在上方粘贴正确的令牌。',
-  'sandbox.reply': '回复',
-  'sandbox.noReply': '这条消息没有回复。',
-  'sandbox.running': '等待超时，工作流仍在运行；可在 Temporal 控制台中查看 {workflowId}。',
-  'sandbox.model': '模型',
-  'sandbox.workflow': '工作流',
-  'sandbox.status': '状态',
-  'sandbox.trace': '执行轨迹',
-  'sandbox.noTrace': '没有记录执行步骤。',
-  'trace.step': '步骤',
-  'trace.status': '状态',
-  'trace.duration': '耗时',
-  'trace.error': '错误',
+  'audit.verify': ['校验哈希链', 'Verify the hash chain'],
+  'audit.ok': ['哈希链完整：{rows} 条记录均未被篡改', 'Chain intact: all {rows} rows check out'],
+  'audit.broken': ['哈希链在第 {id} 条记录处断开（共 {rows} 条）：该记录或其前一条被修改或删除', 'Chain broken at row {id} (of {rows}): that row or the one before it was changed or removed'],
+  'audit.export': ['导出 CSV', 'Export CSV'],
+  'audit.actor': ['操作者', 'Actor'],
+  'audit.action': ['动作', 'Action'],
+  'audit.subject': ['对象', 'Subject'],
+  'audit.detail': ['详情', 'Detail'],
+  'audit.text': ['详情包含', 'Detail contains'],
+  'audit.actionHint': ['动作，如 model. 或 message.failed', 'action, e.g. model. or message.failed'],
 
-  'status.replied': '已回复',
-  'status.ignored': '已忽略',
-  'status.failed': '失败',
-  'status.running': '运行中',
-  'status.ok': '成功',
-  'status.skipped': '跳过',
+  'settings.users': ['用户', 'Users'],
+  'settings.account': ['我的账号', 'My account'],
+  'settings.departments': ['部门', 'Departments'],
+  'settings.limits': ['限流、告警与熔断', 'Limits, alerts and breaker'],
+  'settings.noSettingsApi': ['此版本尚不能在控制台修改限流、告警目标与熔断参数：请在配置文件中设置 models.limits、alerts、models.breaker 并重启。当前熔断状态见「模型」页。', 'Rate limits, alert targets and breaker settings cannot be changed from the console in this version: set models.limits, alerts and models.breaker in the config file and restart. Breaker states are on the Models page.'],
+  'users.add': ['新增用户', 'Add user'],
+  'users.id': ['用户名', 'User name'],
+  'users.displayName': ['显示名', 'Display name'],
+  'users.role': ['角色', 'Role'],
+  'users.disabled': ['停用', 'Disabled'],
+  'users.lastLogin': ['最近登录', 'Last login'],
+  'users.password': ['密码（至少 10 位）', 'Password (10 characters or more)'],
+  'users.newPassword': ['新密码（留空不改）', 'New password (empty: unchanged)'],
+  'users.tokens': ['API 令牌', 'API tokens'],
+  'users.tokenName': ['令牌用途', 'What it is for'],
+  'users.createToken': ['创建令牌', 'Create token'],
+  'users.tokenOnce': ['请立即复制此令牌，它只显示这一次：', 'Copy this token now; it is shown only once:'],
+  'users.currentPassword': ['当前密码', 'Current password'],
+  'users.changePassword': ['修改密码', 'Change password'],
+  'users.adminTokenAccount': ['你正在使用管理员令牌登录：它没有密码和个人令牌。请创建用户账号供日常使用。', 'You are logged in with the admin token: it has no password or tokens of its own. Create user accounts for daily use.'],
+  'users.roles': ['管理员：全部；分析师：流程、知识库、工具、沙盒、重试；只读：查看（联系方式脱敏）；审计员：查看全部并读取审计日志。', 'admin: everything; analyst: pipelines, knowledge bases, tools, sandbox, retries; viewer: reads (contacts masked); auditor: reads everything and the audit log.'],
+  'departments.add': ['新增部门', 'Add department'],
+  'departments.members': ['成员', 'Members'],
+  'departments.knowledgeBases': ['知识库', 'Knowledge bases'],
+  'departments.tools': ['工具', 'Tools'],
+  'departments.pipelines': ['流程', 'Pipelines'],
+  'departments.sender': ['发送者 ID', 'Sender id'],
+  'departments.memberRole': ['角色', 'Role'],
+  'departments.membersHint': ['每行一个：发送者ID[,渠道ID[,角色]]', 'One per line: senderId[,channelId[,role]]'],
+  'departments.unavailable': ['部门接口（/api/departments）尚不可用。', 'The departments API (/api/departments) is not available yet.'],
+} as const satisfies Record<string, readonly [string, string]>;
 
-  footer: 'imflow · 临时控制台——流程编排工作室与完整控制台即将推出。',
-};
+export type MessageKey = keyof typeof strings;
 
-const messages: Record<Lang, Record<MessageKey, string>> = { 'zh-CN': zhCN, en };
-
-const STORAGE_KEY = 'imflow.lang';
-
-function isLang(value: unknown): value is Lang {
-  return typeof value === 'string' && (LANGS as readonly string[]).includes(value);
+export function translate(lang: Lang, key: MessageKey, params?: Record<string, string | number>): string {
+  const text: string = strings[key][lang === 'zh-CN' ? 0 : 1];
+  return params ? text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole)) : text;
 }
 
-/** The stored choice if there is one, else the browser's: zh-CN for any "zh…", English otherwise. */
+/** Step and status names come from the server; unknown ones are shown as they are. */
+export function stepLabel(lang: Lang, step: string): string {
+  const key = `step.${step}` as MessageKey;
+  return key in strings ? translate(lang, key) : step;
+}
+
+export function statusLabel(lang: Lang, status: string): string {
+  const key = `status.${status}` as MessageKey;
+  return key in strings ? translate(lang, key) : status;
+}
+
+const LANG_KEY = 'imflow.lang';
+
+/** The stored choice, else zh-CN unless the browser asks for something other than Chinese. */
 export function initialLang(): Lang {
   try {
-    const stored = localStorage.getItem(STORAGE_KEY);
-    if (isLang(stored)) return stored;
+    const stored = localStorage.getItem(LANG_KEY);
+    if (stored === 'zh-CN' || stored === 'en') return stored;
   } catch {
-    // storage blocked: fall through to the browser's language
+    // storage blocked
   }
-  const browser = (typeof navigator !== 'undefined' && (navigator.languages?.[0] ?? navigator.language)) || '';
-  return browser.toLowerCase().startsWith('zh') ? 'zh-CN' : 'en';
+  const browser = navigator.languages?.[0] ?? navigator.language ?? '';
+  return browser && !browser.toLowerCase().startsWith('zh') ? 'en' : 'zh-CN';
 }
 
-export function isMessageKey(key: string): key is MessageKey {
-  return Object.hasOwn(en, key);
-}
-
-export type Translate = (key: MessageKey, params?: Record<string, string | number>) => string;
-
-/** `{name}` placeholders are filled from params; an unknown placeholder is left as written. */
-export function translate(lang: Lang, key: MessageKey, params?: Record<string, string | number>): string {
-  const text = messages[lang][key];
-  if (!params) return text;
-  return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
-}
-
-/** The current language, a translator for it, and a toggle that remembers the choice in localStorage. */
-export function useI18n(): { lang: Lang; t: Translate; toggle: () => void } {
-  const [lang, setLang] = useState<Lang>(initialLang);
-
-  useEffect(() => {
-    document.documentElement.lang = lang;
-  }, [lang]);
-
-  const t = useCallback<Translate>((key, params) => translate(lang, key, params), [lang]);
-  const toggle = useCallback(() => {
-    const next: Lang = lang === 'zh-CN' ? 'en' : 'zh-CN';
-    try {
-      localStorage.setItem(STORAGE_KEY, next);
-    } catch {
-      // not remembered; the toggle still works for this page
-    }
-    setLang(next);
-  }, [lang]);
-  return { lang, t, toggle };
+export function rememberLang(lang: Lang) {
+  try {
+    localStorage.setItem(LANG_KEY, lang);
+  } catch {
+    // not remembered; the switch still works for this page
+  }
+  document.documentElement.lang = lang;
 }
