@@ -97,6 +97,7 @@ describe('the console in a browser', () => {
     // the model's complete input, from Temporal's record of the activity
     await page.getByTestId('step-callModel').first().click();
     await page.getByText('模型输入（完整）').waitFor();
+    await page.waitForTimeout(500); // the panel's opening animation
     await shoot('run');
   });
 

@@ -134,7 +134,7 @@ describe('GET /api/runs/:id', () => {
     // what the model was given, from the activity's recorded input
     expect(model.activity.input).toMatchObject({ model: 'fake/qwen3:32b', userText: '发票多久能开出来？', systemPrompt: expect.any(String) });
     expect(model.activity.attempts).toBe(1);
-    expect(run.trace.find((s: any) => s.step === 'reply').activity.input.text).toBe('fake answer to: 发票多久能开出来？');
+    expect(run.trace.find((s: any) => s.step === 'reply').input.text).toBe('fake answer to: 发票多久能开出来？');
     expect(run.modelCalls).toEqual([expect.objectContaining({ model: 'fake/qwen3:32b', outcome: 'ok', attempt: 1 })]);
     expect(run.audit).toEqual([expect.objectContaining({ action: 'message.replied', subject: workflowId })]);
     expect(run.temporal).toMatchObject({ namespace: 'it-console-runs', status: 'COMPLETED', runId: expect.any(String) });
@@ -150,14 +150,18 @@ describe('POST /api/runs/:id/retry', () => {
   const scheduled = (events: temporal.api.history.v1.IHistoryEvent[], type: string) =>
     events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type).length;
 
-  it('a run that failed because the model was down resumes at the model call once it is back, and replies once', async () => {
-    stack.fake.setDefault('qwen3:32b', { status: 503, errorMessage: 'model server down' });
-    const { workflowId, session } = await deliver('模型挂了的时候问的');
+  it('a run that failed at the model (its key was refused) resumes at the model call once fixed, and answers once', async () => {
+    // an outage (connection refused, 5xx) makes a run wait for the model instead of failing; a refused
+    // key is a failure no wait fixes: the run fails, the sender is told, an operator fixes it and retries
+    stack.fake.setDefault('qwen3:32b', { status: 401, errorMessage: 'invalid api key' });
+    const { workflowId, session } = await deliver('模型拒绝了密钥时问的');
     const failed = await settled(workflowId, 'failed');
     expect(failed.retry).toEqual({ possible: true, from: 'callModel' });
-    expect(failed.trace.find((s: any) => s.step === 'callModel')).toMatchObject({ status: 'failed', activity: { attempts: 3 } });
-    expect(dingtalk.delivered.filter((d) => d.to === session)).toEqual([]);
-    expect(modelCallsFor('模型挂了的时候问的')).toHaveLength(3);
+    expect(failed.trace.find((s: any) => s.step === 'callModel')).toMatchObject({ status: 'failed', activity: { attempts: 1 } });
+    expect(modelCallsFor('模型拒绝了密钥时问的')).toHaveLength(1);
+    const answer = 'fake answer to: 模型拒绝了密钥时问的';
+    const answers = () => dingtalk.delivered.filter((d) => d.to === session && d.text === answer);
+    expect(answers()).toEqual([]);
 
     stack.fake.setDefault('qwen3:32b', {});
     const viewerRetry = await stack.api('POST', `/api/runs/${encodeURIComponent(workflowId)}/retry`, undefined, { authorization: `Bearer ${viewerToken}` });
@@ -168,13 +172,13 @@ describe('POST /api/runs/:id/retry', () => {
     expect(retry.body.runId).not.toBe(failed.temporal.runId);
 
     const done = await settled(workflowId, 'replied');
-    expect(done.reply.text).toBe('fake answer to: 模型挂了的时候问的');
-    await waitFor('the reply to reach the chat', () => dingtalk.delivered.some((d) => d.to === session));
-    expect(dingtalk.delivered.filter((d) => d.to === session)).toHaveLength(1);
-    expect(modelCallsFor('模型挂了的时候问的')).toHaveLength(4); // three failed attempts, one answer after the retry
+    expect(done.reply.text).toBe(answer);
+    await waitFor('the answer to reach the chat', () => answers().length > 0);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(answers()).toHaveLength(1);
+    expect(modelCallsFor('模型拒绝了密钥时问的')).toHaveLength(2); // the refused call, and one answer after the retry
     const events = await historyOf(workflowId);
     expect(scheduled(events, 'callModel')).toBe(1);
-    expect(scheduled(events, 'reply')).toBe(1);
     expect(done.temporal.runId).toBe(retry.body.runId);
     expect(done.audit.map((a: any) => a.action)).toEqual(['message.failed', 'run.retry']);
     expect(done.audit[1]).toMatchObject({ actor: 'admin', detail: { from: 'callModel', failedRunId: failed.temporal.runId, newRunId: retry.body.runId } });
@@ -201,6 +205,7 @@ describe('POST /api/runs/:id/retry', () => {
     const events = await historyOf(workflowId);
     expect(scheduled(events, 'callModel')).toBe(modelEventsBefore);
     expect(events.some((e) => e.workflowTaskFailedEventAttributes?.cause === temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW)).toBe(true);
+    // the failure was in sending itself: no failure notice, and exactly one answer
     expect(dingtalk.delivered.filter((d) => d.to === session)).toEqual([expect.objectContaining({ text: 'fake answer to: 回复失败的那条' })]);
     expect(done.trace.filter((s: any) => s.step === 'callModel')).toHaveLength(1);
   });
@@ -217,7 +222,7 @@ describe('GET /api/runs/stats', () => {
     expect(sandbox.p95Ms).toBeGreaterThanOrEqual(sandbox.p50Ms);
     const model = stats.byModel.find((m: any) => m.model === 'fake/qwen3:32b');
     expect(model).toMatchObject({ calls: expect.any(Number), errors: expect.any(Number) });
-    expect(model.errors).toBeGreaterThanOrEqual(4);
+    expect(model.errors).toBeGreaterThanOrEqual(2); // the bad request in the search test, the refused key
     expect(stats.perMinute.reduce((n: number, m: any) => n + m.messages, 0)).toBe(stats.byChannel.reduce((n: number, c: any) => n + c.messages, 0));
     expect(stats.conversations.length).toBeGreaterThan(0);
     expect(stats.conversations[0]).toMatchObject({ channelId: expect.any(String), conversationId: expect.any(String), last: expect.any(Object) });

@@ -50,13 +50,11 @@ export function Trace({ trace, currentStep }: { trace: TraceStep[]; currentStep?
                 <span className={`trace-fill trace-${s.status}`} style={{ width: `${Math.max(1, (s.durationMs / longest) * 100)}%` }} />
               </span>
               <span className="trace-ms">{ms(s.durationMs)}</span>
+              <Space size={4} className="trace-tags">
+                {s.nodeId && <Tag>{t('run.node', { id: s.nodeId })}</Tag>}
+                {s.activity?.attempts && s.activity.attempts > 1 ? <Tag color="orange">{t('run.attempts', { n: s.activity.attempts })}</Tag> : null}
+              </Space>
             </div>
-          ),
-          extra: (
-            <Space size="small">
-              {s.nodeId && <Tag>{t('run.node', { id: s.nodeId })}</Tag>}
-              {s.activity?.attempts && s.activity.attempts > 1 ? <Tag color="orange">{t('run.attempts', { n: s.activity.attempts })}</Tag> : null}
-            </Space>
           ),
           children: (
             <div className="trace-detail">
