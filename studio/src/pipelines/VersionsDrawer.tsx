@@ -57,7 +57,21 @@ export function VersionsDrawer({ open, onClose, pipelineId, publishedVersion, on
   };
 
   return (
-    <Drawer title={t('versions.title')} open={open} onClose={onClose} size={420} mask={false} data-testid="versions-drawer">
+    <Drawer
+      title={t('versions.title')}
+      open={open}
+      onClose={onClose}
+      size={420}
+      mask={false}
+      data-testid="versions-drawer"
+      extra={
+        viewing !== null && (
+          <Button size="small" onClick={() => onView(null)} data-testid="versions-back-to-draft">
+            {t('versions.backToDraft')}
+          </Button>
+        )
+      }
+    >
       {versions === null && <Spin />}
       {versions?.length === 0 && <Empty description={t('versions.empty')} />}
       <Flex vertical gap={8}>
