@@ -150,7 +150,9 @@ describe('the studio', () => {
     expect(await page.getByTestId('test-reply-button').allTextContents()).toEqual([BUTTON]);
     for (const id of ['trigger', 'llm', 'condition', 'reply']) expect(await page.getByTestId(`node-${id}`).getAttribute('data-run')).toBe('ran');
     expect(await page.getByTestId('node-reply-2').getAttribute('data-run')).toBe('skipped');
-    await page.getByTestId('node-llm-duration').waitFor();
+    // each node's output is on the canvas too: on its duration
+    await page.getByTestId('node-llm-duration').hover();
+    await expect.poll(() => page.locator('.pl-node-output').textContent()).toContain(ANSWER);
     await still('studio-test-run');
 
     await page.locator('.ant-drawer-open .ant-drawer-close').click();

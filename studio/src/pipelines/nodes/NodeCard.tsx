@@ -20,6 +20,12 @@ interface Props {
   children?: ReactNode;
 }
 
+/** A node's output as the tooltip on its duration shows it: the test run drawer has all of it. */
+const brief = (output: unknown) => {
+  const text = typeof output === 'string' ? output : JSON.stringify(output, null, 1);
+  return text.length > 400 ? `${text.slice(0, 399)}…` : text;
+};
+
 export const formatMs = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
 
 export function NodeCard({ id, type, label, selected, children }: Props) {
@@ -50,9 +56,11 @@ export function NodeCard({ id, type, label, selected, children }: Props) {
           </Tooltip>
         )}
         {ran && (
-          <span className="pl-node-duration" data-testid={`node-${id}-duration`}>
-            {formatMs(ran.durationMs)}
-          </span>
+          <Tooltip title={ran.error ?? (ran.output !== undefined && <pre className="pl-node-output">{brief(ran.output)}</pre>)}>
+            <span className="pl-node-duration" data-testid={`node-${id}-duration`}>
+              {formatMs(ran.durationMs)}
+            </span>
+          </Tooltip>
         )}
       </div>
       <div className="pl-node-body">
