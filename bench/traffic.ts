@@ -40,7 +40,29 @@ export interface Schedule {
   firstIndex: number;
 }
 
-const sign = (timestamp: string, secret: string) => crypto.createHmac('sha256', secret).update(`${timestamp}\n${secret}`).digest('base64');
+/** DingTalk's robot callback signature: base64(HMAC-SHA256(appSecret, timestamp + "\n" + appSecret)). */
+export const robotSign = (timestamp: string, secret: string) => crypto.createHmac('sha256', secret).update(`${timestamp}\n${secret}`).digest('base64');
+
+/** A DingTalk robot callback body: message `tag` of conversation `conv`, from that conversation's one sender. */
+export function robotCallback(o: { runId: string; tag: string; conv: number; promptChars: number; who: string; platform: Pick<FakePlatform, 'sessionWebhook'> }): string {
+  const convId = `cid-${o.runId}-${o.conv}`;
+  const now = Date.now();
+  return JSON.stringify({
+    msgtype: 'text',
+    text: { content: messageText(o.tag, o.promptChars) },
+    msgId: o.tag,
+    createAt: now,
+    conversationType: '1',
+    conversationId: convId,
+    senderId: `$:LWCP_v1:$${o.who}-${o.conv}`,
+    senderStaffId: `${o.who}-staff-${o.conv}`,
+    senderNick: `${o.who} ${o.conv}`,
+    isInAtList: true,
+    sessionWebhook: o.platform.sessionWebhook(convId),
+    sessionWebhookExpiredTime: now + 90 * 60_000,
+    robotCode: `${o.who}-robot`,
+  });
+}
 
 export function messageText(tag: string, chars: number): string {
   let text = `[${tag}] `;
@@ -73,24 +95,8 @@ export async function sendTraffic(t: TrafficTarget, s: Schedule): Promise<{ sent
     const conv = i % s.conversations;
     const rec: Sent = { tag: `${s.runId}-${i}`, conv, seq: Math.floor(i / s.conversations), warmup: k < warmupCount, sentAt: 0 };
     sent.push(rec);
-    const convId = `cid-${s.runId}-${conv}`;
-    const now = Date.now();
-    const body = JSON.stringify({
-      msgtype: 'text',
-      text: { content: messageText(rec.tag, s.promptChars) },
-      msgId: rec.tag,
-      createAt: now,
-      conversationType: '1',
-      conversationId: convId,
-      senderId: `$:LWCP_v1:$bench-${conv}`,
-      senderStaffId: `bench-staff-${conv}`,
-      senderNick: `bench ${conv}`,
-      isInAtList: true,
-      sessionWebhook: t.platform.sessionWebhook(convId),
-      sessionWebhookExpiredTime: now + 90 * 60_000,
-      robotCode: 'bench-robot',
-    });
-    const timestamp = String(now);
+    const body = robotCallback({ runId: s.runId, tag: rec.tag, conv, promptChars: s.promptChars, who: 'bench', platform: t.platform });
+    const timestamp = String(Date.now());
     const p = new Promise<void>((resolve) => {
       rec.sentAt = performance.now();
       const req = http.request(
@@ -98,7 +104,7 @@ export async function sendTraffic(t: TrafficTarget, s: Schedule): Promise<{ sent
         {
           method: 'POST',
           agent,
-          headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), timestamp, sign: sign(timestamp, t.appSecret) },
+          headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), timestamp, sign: robotSign(timestamp, t.appSecret) },
         },
         (res) => {
           res.resume();

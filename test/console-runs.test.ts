@@ -180,7 +180,7 @@ describe('POST /api/runs/:id/retry', () => {
     const events = await historyOf(workflowId);
     expect(scheduled(events, 'callModel')).toBe(1);
     expect(done.temporal.runId).toBe(retry.body.runId);
-    expect(done.audit.map((a: any) => a.action)).toEqual(['message.failed', 'run.retry']);
+    expect(done.audit.map((a: any) => a.action)).toEqual(['message.failed', 'run.retry', 'message.replied']);
     expect(done.audit[1]).toMatchObject({ actor: 'admin', detail: { from: 'callModel', failedRunId: failed.temporal.runId, newRunId: retry.body.runId } });
     // a second retry of a run that now replied is refused
     expect((await stack.api('POST', `/api/runs/${encodeURIComponent(workflowId)}/retry`)).status).toBe(409);

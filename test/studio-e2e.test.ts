@@ -26,8 +26,7 @@ let page: Page;
 
 beforeAll(async () => {
   // the default pipeline answers with Qwen2:7B, so a run that reached Qwen3:32B went through the rule
-  // borrows the pipelines API tests' Temporal namespace until test/helpers/namespaces.ts lists one for this file
-  stack = await startStack({ namespace: 'it-pipelines', config: { default: FALLBACK, fallbacks: [] } });
+  stack = await startStack({ namespace: 'it-studio', config: { default: FALLBACK, fallbacks: [] } });
   stack.fake.setDefault('qwen3:32b', { text: ANSWER });
   stack.fake.setDefault('qwen2:7b', { text: '这是默认流程的回答。' });
   const created = await stack.api('POST', '/api/departments', { id: 'customer', name: '客户群', members: [{ senderId: CUSTOMER }] });

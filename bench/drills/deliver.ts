@@ -1,8 +1,7 @@
 // The platform's side of the drills: signed DingTalk robot callbacks (the shape bench/traffic.ts sends),
 // re-delivered while imflow does not ack them, as DingTalk, Feishu and WeCom do.
-import crypto from 'node:crypto';
 import { sleep } from '../stats.js';
-import { messageText, type Sent } from '../traffic.js';
+import { robotCallback, robotSign, type Sent } from '../traffic.js';
 import type { FrontedPlatform } from './platform-front.js';
 
 /** Platforms re-deliver an un-acked callback after a few seconds. */
@@ -29,34 +28,12 @@ export interface Traffic {
   giveUpAfterMs: number;
 }
 
-const sign = (timestamp: string, secret: string) => crypto.createHmac('sha256', secret).update(`${timestamp}\n${secret}`).digest('base64');
-
-function callback(t: Traffic, tag: string, conv: number): string {
-  const convId = `cid-${t.runId}-${conv}`;
-  const now = Date.now();
-  return JSON.stringify({
-    msgtype: 'text',
-    text: { content: messageText(tag, 60) },
-    msgId: tag,
-    createAt: now,
-    conversationType: '1',
-    conversationId: convId,
-    senderId: `$:LWCP_v1:$drill-${conv}`,
-    senderStaffId: `drill-staff-${conv}`,
-    senderNick: `drill ${conv}`,
-    isInAtList: true,
-    sessionWebhook: t.platform.sessionWebhook(convId),
-    sessionWebhookExpiredTime: now + 90 * 60_000,
-    robotCode: 'drill-robot',
-  });
-}
-
 /** One POST; the HTTP status, 0 for a network error or no answer within ACK_TIMEOUT_MS. */
 async function post(t: Traffic, body: string): Promise<number> {
   const timestamp = String(Date.now());
   return fetch(t.webhookUrl, {
     method: 'POST',
-    headers: { 'content-type': 'application/json; charset=utf-8', timestamp, sign: sign(timestamp, t.appSecret) },
+    headers: { 'content-type': 'application/json; charset=utf-8', timestamp, sign: robotSign(timestamp, t.appSecret) },
     body,
     signal: AbortSignal.timeout(ACK_TIMEOUT_MS),
   }).then(
@@ -99,7 +76,7 @@ export async function sendDrillTraffic(t: Traffic): Promise<Delivered[]> {
     const conv = i % t.conversations;
     const rec: Delivered = { tag: `${t.runId}-${i}`, conv, seq: 0, warmup: false, sentAt: performance.now(), deliveries: 0 };
     sent.push(rec);
-    const body = callback(t, rec.tag, conv);
+    const body = robotCallback({ runId: t.runId, tag: rec.tag, conv, promptChars: 60, who: 'drill', platform: t.platform });
     for (const at of t.copiesAt) copies.push(sleep(at).then(() => deliverCopy(t, rec, body)));
   }
   await Promise.all(copies);

@@ -1,44 +1,10 @@
-// The editor's calls to /api/pipelines, /api/sandbox and the lookups. Auth the way the console does it:
-// the session cookie, with every write echoing the CSRF cookie in X-CSRF-Token (api/auth.ts).
+// The editor's calls to /api/pipelines, /api/sandbox and the lookups, through the console's client
+// (session cookie, CSRF header on writes, the login shown again when the session is gone).
 import type { PipelineGraph } from '../../../pipelines/graph.js';
+import { api as call, ApiError } from '../api.js';
 import type { Translate } from './i18n.js';
 
-/** A refused request: the server's message, and its per-node details when it sent them. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
-
-function csrfToken(): string {
-  const match = document.cookie.match(/(?:^|;\s*)imflow_csrf=([^;]*)/);
-  return match ? decodeURIComponent(match[1]!) : '';
-}
-
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const csrf = method === 'GET' ? '' : csrfToken();
-  const res = await fetch(`/api${path}`, {
-    method,
-    credentials: 'same-origin',
-    headers: {
-      accept: 'application/json',
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-      ...(csrf && { 'x-csrf-token': csrf }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (res.status === 204) return undefined as T;
-  const parsed: unknown = await res.json().catch(() => undefined);
-  if (!res.ok) {
-    const err = parsed as { error?: string; details?: unknown } | undefined;
-    throw new ApiError(res.status, err?.error ?? `HTTP ${res.status}`, err?.details);
-  }
-  return parsed as T;
-}
+export { ApiError };
 
 /** What went wrong, in the analyst's language when it is about being logged in or allowed. */
 export function describeError(t: Translate, err: unknown): string {
