@@ -11,6 +11,7 @@ import { authenticate, withPrincipal } from './auth.js';
 import { auditRouter } from './audit.js';
 import { channelsRouter } from './channels.js';
 import { departmentsRouter } from './departments.js';
+import { settingsRouter } from './settings.js';
 import { healthRouter } from './health.js';
 import { knowledgeRouter } from './knowledge.js';
 import { eventsRouter, EventHub } from './events.js';
@@ -62,6 +63,7 @@ export function createApp(deps: ApiDeps): express.Express {
   api.use(toolsRouter(deps));
   api.use(pipelinesRouter(deps));
   api.use(departmentsRouter(deps));
+  api.use(settingsRouter(deps));
   api.use((req) => {
     throw new HttpError(404, `no such API route: ${req.method} ${req.path}`);
   });

@@ -246,6 +246,12 @@ export class Catalog {
     return (await this.snapshot()).alerts;
   }
 
+  /** Replaces one of the settings the console edits; the caller has validated it with its config schema. */
+  async saveSetting(key: 'breaker' | 'limits' | 'alerts', value: BreakerSettings | LimitSettings | AlertSettings): Promise<void> {
+    await putSetting(this.db, key, value);
+    this.invalidate();
+  }
+
   /** The largest context window among configured models: an upper bound for what a session may need. */
   async largestContextWindow(): Promise<number> {
     let max = 0;

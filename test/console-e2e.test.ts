@@ -162,6 +162,14 @@ describe('the console in a browser', () => {
     await nav('settings');
     await page.getByText(VIEWER).waitFor();
     await shoot('settings');
+    // flow control edited in the browser reaches every process through /api/settings
+    await page.getByRole('tab', { name: '限流、告警与熔断' }).click();
+    const limits = page.getByTestId('limits-settings');
+    await limits.getByLabel('同时进行的模型调用').fill('3');
+    await limits.getByRole('button', { name: /保\s*存/ }).first().click(); // antd spaces out two-character labels
+    await expect.poll(async () => (await stack.imflow.catalog.limitSettings()).concurrency).toBe(3);
+    await shoot('settings-limits');
+    await stack.api('PUT', '/api/settings/limits', {});
     await nav('pipelines');
     await page.getByTestId('pipeline-studio').waitFor({ timeout: 20_000 });
     await page.waitForTimeout(500);

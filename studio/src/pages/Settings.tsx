@@ -1,9 +1,10 @@
-// Settings: users and their API tokens (admin), one's own account, departments, and where flow
-// control, alerts and the breaker are set.
-import { Alert, Tabs } from 'antd';
+// Settings: users and their API tokens (admin), one's own account, departments, and flow control,
+// the breaker and alert targets.
+import { Tabs } from 'antd';
 import { useCan, useT } from '../store.js';
 import { Account } from './Account.js';
 import { Departments } from './Departments.js';
+import { Limits } from './Limits.js';
 import { Users } from './Users.js';
 
 export function Settings() {
@@ -17,7 +18,7 @@ export function Settings() {
           ...(users ? [{ key: 'users', label: t('settings.users'), children: <Users /> }] : []),
           { key: 'account', label: t('settings.account'), children: <Account /> },
           ...(departments ? [{ key: 'departments', label: t('settings.departments'), children: <Departments /> }] : []),
-          { key: 'limits', label: t('settings.limits'), children: <Alert type="info" showIcon title={t('settings.noSettingsApi')} /> },
+          { key: 'limits', label: t('settings.limits'), children: <Limits /> },
         ]}
       />
     </div>
