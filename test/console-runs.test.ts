@@ -64,7 +64,8 @@ const detail = (id: string) => stack.api('GET', `/api/runs/${encodeURIComponent(
 const settled = (id: string, status: string) =>
   waitFor(`${id} to be ${status}`, async () => {
     const r = await detail(id);
-    return r.status === 200 && r.body.status === status && r.body;
+    // the run's record is written by its last step, a moment before Temporal closes the run
+    return r.status === 200 && r.body.status === status && r.body.temporal?.status !== 'RUNNING' && r.body;
   }, 60_000);
 const modelCallsFor = (text: string) => stack.fake.requests.filter((r) => r.messages.at(-1)?.content?.includes(text));
 
