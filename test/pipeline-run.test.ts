@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PipelineGraph, PipelineNode } from '../pipelines/graph.js';
-import { FALLBACK, startStack, uniq, type Stack } from './helpers/stack.js';
+import { FALLBACK, PRIMARY, startStack, uniq, type Stack } from './helpers/stack.js';
 
 let stack: Stack;
 let stock: http.Server;
@@ -74,6 +74,25 @@ describe('pipelines in the message workflow', () => {
     expect(req.messages[0]).toEqual({ role: 'system', content: '用户 u-7 想闲聊' });
     expect(req.messages.at(-1)).toEqual({ role: 'user', content: '请回应：闲聊一下' });
     expect(res.body.reply.text).toBe('🙂 fake answer to: 请回应：闲聊一下');
+  });
+
+  it('an llm node\'s own retry count replaces the default', async () => {
+    await publish(
+      'no-retry',
+      graph(
+        [
+          { id: 'when', type: 'trigger', data: { keywordsAny: ['别重试'] } },
+          { id: 'once', type: 'llm', data: { model: PRIMARY, fallbacks: [FALLBACK], retries: 0 } },
+          { id: 'say', type: 'reply', data: {} },
+        ],
+        [['when', 'once'], ['once', 'say']],
+      ),
+    );
+    // by default a 503 is retried on the same model (and would succeed here); with retries 0 the fallback answers
+    stack.fake.enqueue('qwen3:32b', { status: 503 });
+    const res = await stack.sandbox({ text: '别重试', senderId: 'u-9' });
+    expect(res.body.reply.model).toBe(FALLBACK);
+    expect(stack.fake.requestsFor('qwen3:32b')).toHaveLength(1);
   });
 
   it('follows the branch the condition picks, with buttons; a tool node feeds {{vars}}', async () => {
