@@ -63,7 +63,9 @@ function invalidateGrants(): void {
 }
 
 /** The sender's departments and roles, from the members on this channel and on every channel ("*"). */
-export async function senderProfile(db: Queryable, channelId: string, senderId: string): Promise<SenderProfile> {
+export async function senderProfile(db: Db, channelId: string, senderId: string): Promise<SenderProfile> {
+  // without departments (the common start) every message skips the lookup
+  if (!(await grants(db)).length) return { departments: [], roles: [] };
   const { rows } = await db.query<{ department_id: string; role: string | null }>(
     `SELECT department_id, role FROM department_members WHERE sender_id = $1 AND channel_id IN ($2, '*') ORDER BY department_id`,
     [senderId, channelId],
