@@ -1,3 +1,4 @@
+import { makeAnnounceHandoff } from './announce-handoff.js';
 import { makeAudit } from './audit.js';
 import { makeCallModel } from './call-model.js';
 import { makeCallTool } from './call-tool.js';
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     callModel: makeCallModel(deps),
     callTool: makeCallTool(deps),
     reply: makeReply(deps),
+    announceHandoff: makeAnnounceHandoff(deps),
     saveSession: makeSaveSession(deps),
     audit: makeAudit(deps),
   };

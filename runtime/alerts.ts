@@ -48,27 +48,58 @@ interface Target {
  */
 export const alerted = (t: BreakerTransition) => t.to === 'closed' || (t.from === 'closed' && t.to === 'open');
 
+/** Something admins hear about, through every configured webhook and chat. */
+export interface Announcement {
+  /** unique per occurrence: announcing it twice delivers it once */
+  key: string;
+  at: number;
+  /** e.g. "model.breaker", "conversation.handoff" */
+  event: string;
+  /** what it is about: a model ref, a conversation */
+  subject: string;
+  /** kept with the delivery record */
+  detail: Record<string, unknown>;
+  /** the JSON posted to webhooks */
+  payload: Record<string, unknown>;
+  /** the chat message */
+  text: string;
+}
+
 /**
- * Announces a breaker state change to every configured webhook and chat. Each delivery is recorded in
- * `alerts` first (its key makes a second announcement of the same change a no-op), then tried a few times;
- * the promise settles when every target was reached or given up on. Callers do not wait for it.
+ * Delivers an announcement to every configured webhook and chat. Each delivery is recorded in `alerts`
+ * first (its key makes a second announcement of the same thing a no-op), then tried a few times; the
+ * promise settles when every target was reached or given up on.
  */
-export function createAlerter(deps: AlertDeps): (t: BreakerTransition) => Promise<void> {
+export function createAnnouncer(deps: AlertDeps): (a: Announcement) => Promise<void> {
   const delays = deps.retryDelaysMs ?? [0, 1000, 4000];
-  return async function alert(t) {
-    if (!alerted(t)) return;
+  return async function announce(a) {
     const settings = await deps.catalog.alertSettings();
-    const event = { event: 'model.breaker', model: t.model, from: t.from, to: t.to, reason: t.reason, at: new Date(t.at).toISOString() };
-    const text = alertText(t);
     const targets = [
       ...settings.webhooks.map(
-        (url, i): Target => ({ kind: 'webhook', label: `webhooks[${i}] ${new URL(url).origin}`, send: () => postWebhook(url, event, deps.webhookTimeoutMs ?? 5000) }),
+        (url, i): Target => ({ kind: 'webhook', label: `webhooks[${i}] ${new URL(url).origin}`, send: () => postWebhook(url, a.payload, deps.webhookTimeoutMs ?? 5000) }),
       ),
       ...settings.chats.map(
-        (c, i): Target => ({ kind: 'chat', label: `chats[${i}] ${c.channelId} ${c.chatType} ${c.to}`, send: (key) => sendToChat(deps, c, text, key) }),
+        (c, i): Target => ({ kind: 'chat', label: `chats[${i}] ${c.channelId} ${c.chatType} ${c.to}`, send: (key) => sendToChat(deps, c, a.text, key) }),
       ),
     ];
-    await Promise.all(targets.map((target) => deliver(deps.db, t, target, delays)));
+    await Promise.all(targets.map((target) => deliver(deps.db, a, target, delays)));
+  };
+}
+
+/** Announces a breaker state change (the ones admins act on, see `alerted`). Callers do not wait for it. */
+export function createAlerter(deps: AlertDeps): (t: BreakerTransition) => Promise<void> {
+  const announce = createAnnouncer(deps);
+  return async function alert(t) {
+    if (!alerted(t)) return;
+    await announce({
+      key: t.id,
+      at: t.at,
+      event: 'model.breaker',
+      subject: t.model,
+      detail: { from: t.from, to: t.to, reason: t.reason },
+      payload: { event: 'model.breaker', model: t.model, from: t.from, to: t.to, reason: t.reason, at: new Date(t.at).toISOString() },
+      text: alertText(t),
+    });
   };
 }
 
@@ -84,7 +115,8 @@ export function alertText(t: BreakerTransition): string {
 
 export async function recentAlerts(db: Db, limit = 20): Promise<AlertRecord[]> {
   const { rows } = await db.query(
-    'SELECT at, event, subject, detail, target, status, attempts, last_error, updated_at FROM alerts ORDER BY at DESC, id DESC LIMIT $1',
+    `SELECT at, event, subject, detail, target, status, attempts, last_error, updated_at FROM alerts WHERE event = 'model.breaker'
+     ORDER BY at DESC, id DESC LIMIT $1`,
     [limit],
   );
   return rows.map((r) => ({
@@ -102,13 +134,13 @@ export async function recentAlerts(db: Db, limit = 20): Promise<AlertRecord[]> {
   }));
 }
 
-async function deliver(db: Db, t: BreakerTransition, target: Target, delays: number[]): Promise<void> {
-  const alertKey = `${t.id}#${target.label}`;
+async function deliver(db: Db, a: Announcement, target: Target, delays: number[]): Promise<void> {
+  const alertKey = `${a.key}#${target.label}`;
   const id = await db
     .query<{ id: string }>(
-      `INSERT INTO alerts (alert_key, at, event, subject, detail, target, status) VALUES ($1, $2, 'model.breaker', $3, $4, $5, 'pending')
+      `INSERT INTO alerts (alert_key, at, event, subject, detail, target, status) VALUES ($1, $2, $3, $4, $5, $6, 'pending')
        ON CONFLICT (alert_key) DO NOTHING RETURNING id`,
-      [alertKey, new Date(t.at), t.model, JSON.stringify({ from: t.from, to: t.to, reason: t.reason }), target.label],
+      [alertKey, new Date(a.at), a.event, a.subject, JSON.stringify(a.detail), target.label],
     )
     .then(
       (r) => r.rows[0]?.id ?? null,
@@ -142,16 +174,16 @@ async function deliver(db: Db, t: BreakerTransition, target: Target, delays: num
       await save('pending', attempts, lastError);
     }
   }
-  logger.warn({ target: target.label, model: t.model, to: t.to, attempts, error: lastError }, 'admin alert not delivered');
+  logger.warn({ target: target.label, event: a.event, subject: a.subject, attempts, error: lastError }, 'admin alert not delivered');
   await save('failed', attempts, lastError);
   alertsDelivered.inc({ kind: target.kind, status: 'failed' });
 }
 
-async function postWebhook(url: string, event: object, timeoutMs: number): Promise<void> {
+async function postWebhook(url: string, payload: object, timeoutMs: number): Promise<void> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(event),
+    body: JSON.stringify(payload),
     signal: AbortSignal.timeout(timeoutMs),
   });
   await res.arrayBuffer().catch(() => undefined); // free the connection

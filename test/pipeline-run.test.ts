@@ -4,8 +4,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ingestMessage } from '../api/ingest.js';
 import type { PipelineGraph, PipelineNode } from '../pipelines/graph.js';
-import { FALLBACK, PRIMARY, startStack, uniq, type Stack } from './helpers/stack.js';
+import { inbound } from './helpers/messages.js';
+import { FALLBACK, PRIMARY, startStack, uniq, waitFor, type Stack } from './helpers/stack.js';
 
 let stack: Stack;
 let stock: http.Server;
@@ -136,9 +138,46 @@ describe('pipelines in the message workflow', () => {
       ),
     );
     const res = await stack.sandbox({ text: '我要投诉', senderId: 'u-2' });
-    expect(steps(res.body.trace)).toEqual(['verify', 'loadSession', 'matchRule@when', 'handoff@human', 'saveSession', 'audit']);
+    expect(steps(res.body.trace)).toEqual(['verify', 'loadSession', 'matchRule@when', 'reply@human', 'handoff@human', 'saveSession', 'audit']);
     expect(res.body.reply.text).toBe('已为您转接客服主管。');
+    expect(res.body.trace.find((s: { step: string }) => s.step === 'handoff').output).toEqual({ announced: false }); // a sandbox run pages nobody
     expect(stack.fake.requests).toHaveLength(0);
+
+    // a real message: the operators hear about it through the alert targets, once
+    const paged: Record<string, unknown>[] = [];
+    const hook = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c)).on('end', () => {
+        paged.push(JSON.parse(body));
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    try {
+      await stack.api('PUT', '/api/settings/alerts', { webhooks: [`http://127.0.0.1:${(hook.address() as AddressInfo).port}/page`] });
+      const m = inbound({ text: '我要投诉，快递摔坏了', senderId: 'u-5', senderName: '王女士' });
+      await ingestMessage(stack.imflow.client, m);
+      const run = stack.imflow.client.workflow.getHandle(`msg:sandbox:${m.platformMessageId}`);
+      // the conversation starts the run a moment after the message is accepted
+      await waitFor('the run to start', () => run.describe().then(() => true, () => false));
+      const result = await run.result();
+      expect(result.trace.find((s: { step: string }) => s.step === 'handoff')).toMatchObject({ status: 'ok', output: { announced: true } });
+      expect(paged).toEqual([
+        {
+          event: 'conversation.handoff',
+          channelId: 'sandbox',
+          conversationId: m.conversationId,
+          chatType: 'direct',
+          sender: '王女士 (u-5)',
+          text: '我要投诉，快递摔坏了',
+          target: '客服主管',
+          workflowId: `msg:sandbox:${m.platformMessageId}`,
+        },
+      ]);
+    } finally {
+      await stack.api('PUT', '/api/settings/alerts', {});
+      hook.close();
+    }
 
     // an unpublished edit: the published version keeps answering; the draft runs only in a test run
     const draft = graph(

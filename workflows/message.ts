@@ -237,10 +237,10 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
       }
     }
 
-    async function send(nodeId: string, text: string, buttons?: ReplyButton[], step_: StepName = 'reply') {
+    async function send(nodeId: string, text: string, buttons?: ReplyButton[]) {
       // the first reply keeps the run's id as its key (as before pipelines); later ones add their node's
       const idempotencyKey = sent.length ? `${workflowId}#${nodeId}` : workflowId;
-      await step(step_, { text, ...(buttons?.length && { buttons }) }, () => outbound.reply({ message: msg, text, idempotencyKey, ...(buttons?.length && { buttons }) }), { nodeId });
+      await step('reply', { text, ...(buttons?.length && { buttons }) }, () => outbound.reply({ message: msg, text, idempotencyKey, ...(buttons?.length && { buttons }) }), { nodeId });
       sent.push({ text, ...(buttons?.length && { buttons }) });
     }
 
@@ -278,9 +278,12 @@ export async function message({ message: msg }: MessageInput): Promise<MessageRe
         case 'reply':
           await send(node.id, render(node.data.text, '{{reply.text}}'), node.data.buttons);
           return undefined;
-        case 'handoff':
-          await send(node.id, render(node.data.text, HANDOFF_NOTICE), undefined, 'handoff');
+        case 'handoff': {
+          await send(node.id, render(node.data.text, HANDOFF_NOTICE));
+          const { target } = node.data;
+          await step('handoff', { target }, () => local.announceHandoff({ message: msg, workflowId, nodeId: node.id, target }), { nodeId: node.id });
           return undefined;
+        }
       }
     });
 
