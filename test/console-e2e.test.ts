@@ -50,7 +50,8 @@ afterAll(async () => {
 /** A screenshot as test artifact, also kept for docs/console.md. */
 async function shoot(name: string) {
   const file = await screenshot(page, `console-${name}`);
-  fs.copyFileSync(file, path.join(docsDir, `${name}.png`));
+  // the docs' pictures change only when asked to: UPDATE_DOC_SCREENSHOTS=1 npx vitest run test/console-e2e.test.ts
+  if (process.env.UPDATE_DOC_SCREENSHOTS) fs.copyFileSync(file, path.join(docsDir, `${name}.png`));
 }
 
 const nav = (name: string) => page.getByTestId(`nav-${name}`).click();

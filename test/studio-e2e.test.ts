@@ -159,7 +159,7 @@ describe('the studio', () => {
     await page.getByTestId('node-llm').click();
     const shot = await still('studio-canvas');
     fs.mkdirSync(path.join(projectRoot, 'docs/studio'), { recursive: true });
-    fs.copyFileSync(shot, path.join(projectRoot, 'docs/studio/canvas.png'));
+    if (process.env.UPDATE_DOC_SCREENSHOTS) fs.copyFileSync(shot, path.join(projectRoot, 'docs/studio/canvas.png'));
 
     await page.getByTestId('editor-publish').click();
     await page.getByTestId('publish-note').fill('售后退货退款：首次发布');
