@@ -1,6 +1,8 @@
 // The console's shared state: who is logged in, the language, the page (path), and what the live event
 // stream reports. Pages keep their own form and table state.
 import { create } from 'zustand';
+// what the server's event stream sends (type-only: nothing of the server is bundled)
+import type { InFlightRun } from '../../api/events.js';
 import { api, whenUnauthorized } from './api.js';
 import { initialLang, rememberLang, translate, type Lang, type MessageKey } from './i18n.js';
 
@@ -15,15 +17,7 @@ export interface Me {
   can: Record<string, { read: boolean; write: boolean }>;
 }
 
-export interface InFlightRun {
-  workflowId: string;
-  channelId: string;
-  conversationId: string;
-  senderId: string;
-  text: string;
-  startedAt: string;
-  currentStep?: string;
-}
+export type { InFlightRun };
 
 export interface FinishedRun {
   workflowId: string;

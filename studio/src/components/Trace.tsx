@@ -1,24 +1,15 @@
 // A run's steps in order: each with its status, duration (drawn to scale), pipeline node, and, opened,
 // what went in and came out. For a model call that is the complete prompt Temporal recorded.
 import { Collapse, Empty, Space, Table, Tag, Typography } from 'antd';
+import type { TraceStep as RecordedStep } from '../../../workflows/types.js';
 import { stepLabel } from '../i18n.js';
 import { useConsole, useT } from '../store.js';
 import { ms } from './format.js';
 import { Json } from './Json.js';
 import { StatusTag } from './StatusTag.js';
 
-export interface TraceStep {
-  step: string;
-  nodeId?: string;
-  status: 'ok' | 'failed' | 'skipped';
-  startedAt: number;
-  durationMs: number;
-  input?: unknown;
-  output?: unknown;
-  error?: string;
-  /** from the run's Temporal history: remote activities only */
-  activity?: { input?: unknown; attempts?: number; failure?: string };
-}
+/** A step as the workflow traces it, plus what the run's Temporal history adds (remote activities only). */
+export type TraceStep = RecordedStep & { activity?: { input?: unknown; attempts?: number; failure?: string } };
 
 interface Hit {
   source: number;

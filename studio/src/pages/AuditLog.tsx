@@ -8,6 +8,7 @@ import { get, query } from '../api.js';
 import { time } from '../components/format.js';
 import { Json } from '../components/Json.js';
 import { useConsole, useT } from '../store.js';
+import { SearchButtons } from '../components/SearchButtons.js';
 
 interface AuditRow {
   id: number;
@@ -122,19 +123,7 @@ export function AuditLog() {
         <Form.Item name="range">
           <DatePicker.RangePicker showTime />
         </Form.Item>
-        <Space>
-          <Button type="primary" htmlType="submit">
-            {t('common.search')}
-          </Button>
-          <Button
-            onClick={() => {
-              form.resetFields();
-              form.submit();
-            }}
-          >
-            {t('common.reset')}
-          </Button>
-        </Space>
+        <SearchButtons form={form} />
       </Form>
       <Table<AuditRow>
         rowKey="id"

@@ -1,6 +1,6 @@
 // Search every run: by channel, sender, text (message or reply), status and time. Runs in flight come
 // first (from Temporal), then finished ones, newest first. A row opens the run's whole chain.
-import { Button, DatePicker, Form, Input, Select, Space, Table, Tag, Typography } from 'antd';
+import { DatePicker, Form, Input, Select, Space, Table, Tag, Typography } from 'antd';
 import type { Dayjs } from 'dayjs';
 import { useCallback, useEffect, useState } from 'react';
 import { get, query } from '../api.js';
@@ -8,6 +8,7 @@ import { ms, time } from '../components/format.js';
 import { StatusTag } from '../components/StatusTag.js';
 import { stepLabel } from '../i18n.js';
 import { useConsole, useT } from '../store.js';
+import { SearchButtons } from '../components/SearchButtons.js';
 
 export interface RunSummary {
   workflowId: string;
@@ -101,19 +102,7 @@ export function Runs() {
         <Form.Item name="range">
           <DatePicker.RangePicker showTime />
         </Form.Item>
-        <Space>
-          <Button type="primary" htmlType="submit">
-            {t('common.search')}
-          </Button>
-          <Button
-            onClick={() => {
-              form.resetFields();
-              form.submit();
-            }}
-          >
-            {t('common.reset')}
-          </Button>
-        </Space>
+        <SearchButtons form={form} />
       </Form>
       <Table<RunSummary>
         rowKey="workflowId"
